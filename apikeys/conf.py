@@ -1,0 +1,86 @@
+"""The apikeys settings and their defaults, in one place.
+
+Every value is read from ``django.conf.settings`` when it is used, never at import
+time, so tests can change it with pytest-django's ``settings`` fixture and the
+module works whether or not the app is installed.
+"""
+
+import functools
+import hashlib
+import hmac
+import re
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.encoding import force_bytes
+
+DEFAULT_PREFIX = "ngk_"
+DEFAULT_MAX_EXPIRATION_DAYS = 365
+DEFAULT_MAX_GLOBS = 10
+
+# Lower-case so a key reads the same in every font; the trailing "_" lets secret
+# scanners and people see where the prefix ends.
+_PREFIX_RE = re.compile(r"[a-z][a-z0-9]{1,7}_")
+
+# Derivation label: the pepper must differ from SECRET_KEY itself, so that a
+# digest table never doubles as an oracle for the key that signs sessions.
+_PEPPER_LABEL = b"portal.apikeys.pepper"
+
+
+def prefix() -> str:
+    value = getattr(settings, "APIKEYS_PREFIX", DEFAULT_PREFIX)
+    # fullmatch, not match with "$": "$" would accept a trailing newline.
+    if not isinstance(value, str) or not _PREFIX_RE.fullmatch(value):
+        # Operator-facing, like Django's own ImproperlyConfigured messages: not translated.
+        raise ImproperlyConfigured(
+            "APIKEYS_PREFIX must be 2 to 8 lower-case letters or digits, starting "
+            "with a letter, followed by '_' (for example 'ngk_')."
+        )
+    return value
+
+
+@functools.lru_cache(maxsize=32)
+def _derive_pepper(secret_key: str | bytes) -> bytes:
+    return hmac.new(force_bytes(secret_key), _PEPPER_LABEL, hashlib.sha256).digest()
+
+
+def peppers() -> list[bytes]:
+    """The current pepper first, then the fallbacks still accepted during a rotation."""
+    fallbacks = getattr(settings, "APIKEYS_PEPPER_FALLBACKS", None)
+    return list(
+        _peppers(
+            getattr(settings, "APIKEYS_PEPPER", None),
+            None if fallbacks is None else tuple(fallbacks),
+            settings.SECRET_KEY,
+            tuple(settings.SECRET_KEY_FALLBACKS),
+        )
+    )
+
+
+# Every key check needs the peppers: derive them once per distinct set of
+# settings (the arguments), not per request.
+@functools.lru_cache(maxsize=8)
+def _peppers(current, fallbacks, secret_key, secret_key_fallbacks) -> tuple[bytes, ...]:
+    # An empty pepper would silently turn the keyed digest into a plain one: treat as unset.
+    found = [force_bytes(current) if current else _derive_pepper(secret_key)]
+    if fallbacks is None:
+        found += [_derive_pepper(key) for key in secret_key_fallbacks]
+    else:
+        found += [force_bytes(pepper) for pepper in fallbacks if pepper]
+    # A fallback equal to the current pepper would only cost a second lookup.
+    return tuple(dict.fromkeys(found))
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = getattr(settings, name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive integer.")
+    return value
+
+
+def max_expiration_days() -> int:
+    return _positive_int("APIKEYS_MAX_EXPIRATION_DAYS", DEFAULT_MAX_EXPIRATION_DAYS)
+
+
+def max_globs() -> int:
+    return _positive_int("APIKEYS_MAX_GLOBS", DEFAULT_MAX_GLOBS)

@@ -1,0 +1,18 @@
+from django.urls import path, re_path
+
+from apikeys import secret_scanning, views
+
+app_name = "apikeys"
+
+urlpatterns = [
+    re_path(r"^account/apikeys/?$", views.api_keys, name="list"),
+    path("account/apikeys/<int:pk>/edit", views.api_key_edit, name="edit"),
+    path("account/apikeys/<int:pk>/regenerate", views.api_key_regenerate, name="regenerate"),
+    path("account/apikeys/<int:pk>/revoke", views.api_key_revoke, name="revoke"),
+    path("account/apikeys/<int:pk>/delete", views.api_key_delete, name="delete"),
+    re_path(
+        r"^api/secret-scanning/github/?$",
+        secret_scanning.github_report,
+        name="secret_scanning_github",
+    ),
+]

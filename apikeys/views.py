@@ -1,0 +1,263 @@
+"""The API Keys page: list, create, edit, regenerate, revoke, delete.
+
+A key's value appears in exactly one response, the one that answers the Create
+or Regenerate POST. That response is never cached, and a one-time form token
+makes a reload of it (the browser re-posting the form) show the list instead of
+creating a second key or showing the value again.
+"""
+
+import secrets
+import time
+
+from allauth.account import app_settings as allauth_account_settings
+from allauth.account.decorators import reauthentication_required
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.utils import has_verified_email
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_http_methods
+
+from apikeys import services
+from apikeys.forms import ApiKeyCreateForm, PackageSelectionForm
+from apikeys.selectors import api_key_get_for, api_key_list_for
+from packages.selectors import package_names_owned_by
+
+_SPENT_SESSION_KEY = "apikeys_spent_form_tokens"
+_SPENT_KEPT = 50
+_TOKEN_SALT = "apikeys.form-token"  # noqa: S105 - a signing salt, not a secret
+_TOKEN_MAX_AGE = 24 * 3600
+
+
+# --- One-time form tokens ------------------------------------------------------
+# Issuing a token writes nothing: it is signed and bound to the user. Spending
+# one records it in the session, so a re-post of the same form is recognised.
+
+
+def _issue_token(request) -> str:
+    return signing.dumps([secrets.token_urlsafe(12), request.user.pk], salt=_TOKEN_SALT)
+
+
+def _token_is_open(request) -> bool:
+    token = request.POST.get("form_token", "")
+    try:
+        _, user_pk = signing.loads(token, salt=_TOKEN_SALT, max_age=_TOKEN_MAX_AGE)
+    except (signing.BadSignature, ValueError, TypeError):
+        return False
+    return user_pk == request.user.pk and token not in request.session.get(_SPENT_SESSION_KEY, [])
+
+
+def _spend_token(request) -> None:
+    spent = request.session.get(_SPENT_SESSION_KEY, [])[-(_SPENT_KEPT - 1) :]
+    request.session[_SPENT_SESSION_KEY] = [*spent, request.POST["form_token"]]
+
+
+def _already_submitted(request):
+    messages.info(
+        request,
+        _(
+            "That form was already sent. A key's value is shown only once: "
+            "if you did not copy it, regenerate the key."
+        ),
+    )
+    return redirect("apikeys:list")
+
+
+# --- Re-authentication ---------------------------------------------------------
+
+
+def _signed_in_long_ago(request) -> bool:
+    """True when the last sign-in or re-authentication is older than allauth's window."""
+    records = get_authentication_records(request, request.user)
+    if not records:
+        return True
+    last = max(record.get("at", 0) for record in records)
+    return time.time() - last > allauth_account_settings.REAUTHENTICATION_TIMEOUT
+
+
+# allauth suspends the POST, asks for the password, then replays the POST: the
+# user's form is not lost.
+_fresh_sign_in_required = reauthentication_required(allow_get=True, enabled=_signed_in_long_ago)
+
+
+# --- Pages ---------------------------------------------------------------------
+
+
+def _render_page(request, *, form=None, new_key=None, new_value=None, status=200):
+    owner = request.user
+    api_keys = api_key_list_for(owner)
+    package_names = package_names_owned_by(owner)
+    if form is None:
+        form = ApiKeyCreateForm(owner=owner, package_names=package_names)
+    now = timezone.now()
+    # From Manage Packages: only the keys that cover one package.
+    covering = request.GET.get("package", "").strip()
+    if covering:
+        api_keys = [k for k in api_keys if k.grant.covers(covering)]
+    context = {
+        "covering": covering,
+        "form": form,
+        "form_token": _issue_token(request),
+        "api_keys": api_keys,
+        "package_count": len(package_names),
+        "new_key": new_key,
+        "new_value": new_value,
+        "expired_keys": [k for k in api_keys if not k.is_revoked and k.is_expired(now)],
+        "revoked_keys": [k for k in api_keys if k.is_revoked],
+        "now": now,
+    }
+    return render(request, "apikeys/api_keys.html", context, status=status)
+
+
+def _unconfirmed(request):
+    return render(
+        request, "apikeys/confirm_email_first.html", status=403 if request.method == "POST" else 200
+    )
+
+
+@sensitive_variables("plaintext")
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+@_fresh_sign_in_required
+def api_keys(request):
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
+    if request.method != "POST":
+        return _render_page(request)
+    if not _token_is_open(request):
+        return _already_submitted(request)
+    owner = request.user
+    form = ApiKeyCreateForm(request.POST, owner=owner, package_names=package_names_owned_by(owner))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            api_key, plaintext = services.api_key_create(
+                owner=owner,
+                name=data["name"],
+                actions=data["actions"],
+                package_ids=data["packages"],
+                globs=data["globs"],
+                expiration_days=data["expires_in"],
+                actor=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            _spend_token(request)
+            return _render_page(request, new_key=api_key, new_value=plaintext)
+    return _render_page(request, form=form, status=400)
+
+
+def _add_service_errors(form, error: ValidationError) -> None:
+    fields = {"name": "name", "actions": "push", "globs": "globs", "package_ids": "packages",
+              "expiration_days": "expires_in"}  # fmt: skip
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(fields.get(field), errors)
+    else:
+        form.add_error(None, error)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_key_edit(request, pk):
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
+    api_key = api_key_get_for(request.user, pk)
+    package_names = package_names_owned_by(request.user)
+    if request.method == "POST":
+        form = PackageSelectionForm(request.POST, package_names=package_names)
+        if form.is_valid():
+            try:
+                services.api_key_edit(
+                    api_key=api_key,
+                    package_ids=form.cleaned_data["packages"],
+                    globs=form.cleaned_data["globs"],
+                    actor=request.user,
+                    request=request,
+                )
+            except ValidationError as error:
+                _add_service_errors(form, error)
+            else:
+                messages.success(
+                    request, _("The packages of “%(name)s” were saved.") % {"name": api_key.name}
+                )
+                return redirect("apikeys:list")
+        status = 400
+    else:
+        form = PackageSelectionForm(
+            package_names=package_names,
+            initial={"globs": "\n".join(api_key.globs), "packages": api_key.package_ids},
+        )
+        status = 200
+    return render(
+        request,
+        "apikeys/api_key_edit.html",
+        {"form": form, "api_key": api_key, "package_count": len(package_names)},
+        status=status,
+    )
+
+
+@sensitive_variables("plaintext")
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+@_fresh_sign_in_required
+def api_key_regenerate(request, pk):
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
+    api_key = api_key_get_for(request.user, pk)
+    if request.method == "POST":
+        if not _token_is_open(request):
+            return _already_submitted(request)
+        api_key, plaintext = services.api_key_regenerate(
+            api_key=api_key, actor=request.user, request=request
+        )
+        _spend_token(request)
+        return _render_page(request, new_key=api_key, new_value=plaintext)
+    return _confirm(request, api_key, "regenerate")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_key_revoke(request, pk):
+    api_key = api_key_get_for(request.user, pk)
+    if request.method == "POST":
+        services.api_key_revoke(api_key=api_key, actor=request.user, request=request)
+        messages.success(
+            request,
+            _("“%(name)s” was revoked. It stays in the list; regenerate it to use it again.")
+            % {"name": api_key.name},
+        )
+        return redirect("apikeys:list")
+    return _confirm(request, api_key, "revoke")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_key_delete(request, pk):
+    api_key = api_key_get_for(request.user, pk)
+    if request.method == "POST":
+        name = api_key.name
+        services.api_key_delete(api_key=api_key, actor=request.user, request=request)
+        messages.success(request, _("“%(name)s” was deleted.") % {"name": name})
+        return redirect("apikeys:list")
+    return _confirm(request, api_key, "delete")
+
+
+def _confirm(request, api_key, action):
+    context = {"api_key": api_key, "action": action}
+    if action == "regenerate":
+        context["form_token"] = _issue_token(request)
+    return render(request, "apikeys/api_key_confirm.html", context)

@@ -1,0 +1,687 @@
+"""What a push costs, on the database DATABASE_URL selects.
+
+1. Pushes per second of a ~10 KiB and a ~1 MiB package through gunicorn on loopback,
+   started as a deployment starts it (``gunicorn.conf.py``: 2 x cores + 1 sync
+   workers), driven by one client thread per worker; every push is a new version, so
+   every answer should be a 201.
+2. The peak memory of a gunicorn worker (the only one: WEB_CONCURRENCY=1) while it
+   receives a 100 MiB package, once with a Content-Length and once chunked.
+3. What the key check adds to a push, in process: the same pushes with the real
+   check and with a key resolved beforehand, taking turns; and the time spent in
+   the check itself during the real pushes.
+
+    DATABASE_URL= python -m benchmarks.bench_push --json var/bench/push-sqlite.json
+
+``make bench`` runs it on SQLite and PostgreSQL and merges the figures.
+"""
+
+import http.client
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks import common
+from tests.nupkgs import make_nupkg
+
+ROOT = Path(__file__).resolve().parent.parent
+# Other people's packages, as on a small gallery: a push looks its ID up among them.
+STORED_PACKAGES = 10_000
+POSTGRES_DATABASE = "portal_bench_push"
+PUSH_PATH = "/api/v2/package/"
+KiB, MiB = 1024, 1024 * 1024
+# The package's size comes from one incompressible file, so the .nupkg weighs what
+# its payload does: random bytes do not deflate.
+THROUGHPUT = [
+    # (id, package ID, payload bytes, timed pushes)
+    ("small", "Bench.Small", 10 * KiB, 600),
+    ("large", "Bench.Large", 1 * MiB, 150),
+]
+# Pushes in flight at once: one per worker keeps every worker busy without a queue
+# in the listen backlog, so latency is the server's and not the client's queueing.
+CONCURRENCY_PER_WORKER = 1
+WARMUP_PER_WORKER = 4
+HUGE_ID = "Bench.Huge"
+HUGE_PAYLOAD = 100 * MiB
+SEND_CHUNK = 64 * KiB
+MEMORY_MODES = ("length", "chunked")
+RSS_SAMPLE_SECONDS = 0.005
+# In process: tiny packages (no payload), the two ways taking turns.
+AUTH_ID = "Bench.Tiny"
+AUTH_PUSHES = 400
+AUTH_WARMUP = 20
+AUTH_COUNTED = 20
+SERVER_START_SECONDS = 60
+CLIENT_TIMEOUT = 300
+
+
+class BenchmarkError(RuntimeError):
+    """The setup did not do what it was meant to: the figures would be a lie."""
+
+
+# --- Packages and bodies ------------------------------------------------------------
+
+
+def payload(size: int, seed: int) -> bytes:
+    # Not for security: reproducible incompressible bytes.
+    return random.Random(seed).randbytes(size)  # noqa: S311
+
+
+def nupkgs(package_id: str, versions: list[str], payload_size: int) -> list[bytes]:
+    """One .nupkg per version; built on threads, since zlib lets go of the GIL."""
+    extra = {"lib/netstandard2.0/payload.bin": payload(payload_size, 1)} if payload_size else {}
+
+    def build(version):
+        return make_nupkg(package_id, version, extra_files=extra)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(build, versions))
+
+
+def multipart(nupkg: bytes) -> tuple[bytes, bytes, str]:
+    """The body as NuGet clients send it, as (head, tail, content type) around the file."""
+    boundary = uuid.uuid4().hex
+    head = (
+        f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+        'Content-Disposition: form-data; name="package"; filename="package.nupkg"\r\n\r\n'
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return head, tail, f"multipart/form-data; boundary={boundary}"
+
+
+def whole_body(nupkg: bytes) -> tuple[bytes, str]:
+    head, tail, content_type = multipart(nupkg)
+    return head + nupkg + tail, content_type
+
+
+# --- The server ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_database_url() -> str:
+    """The URL of the throwaway database this process made, for the server to use."""
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(name).resolve()}"
+    return urllib.parse.urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
+
+
+class Server:
+    """gunicorn serving the portal from the repository, as `make run` starts it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.env = {**env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.log_path = log_path
+        self.process = None
+
+    def start(self) -> None:
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "portal.wsgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                connection.request("GET", "/v3/index.json")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            finally:
+                connection.close()
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise BenchmarkError("gunicorn did not start:\n" + self.log())
+            time.sleep(0.1)
+
+    def workers(self) -> list[int]:
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def serving(env: dict[str, str], log_path: Path):
+    server = Server(env, log_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def server_env(home: Path, packages_dir: Path) -> dict[str, str]:
+    """This process's environment, pointed at its throwaway database and folders."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    # Whoever set it for this shell, a server keeps Django's async-safety checks.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    # gunicorn.conf.py's default (2 x cores + 1) is what a deployment gets.
+    env.pop("WEB_CONCURRENCY", None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DATABASE_URL=server_database_url(),
+        # The same VAR_DIR, hence the same generated SECRET_KEY: key digests must agree.
+        VAR_DIR=str(settings.VAR_DIR),
+        PACKAGES_DIR=str(packages_dir),
+        EMAIL_BACKEND="dummy",
+        DEBUG="false",
+        # gunicorn 27 keeps a control socket under ~/.gunicorn.
+        HOME=str(home),
+    )
+    return env
+
+
+# --- The client ---------------------------------------------------------------------
+
+
+def put(port: int, body, headers: dict[str, str], *, chunked: bool = False) -> int | str:
+    """One push on a fresh connection (sync workers close it after each answer)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
+    try:
+        connection.request("PUT", PUSH_PATH, body=body, headers=headers, encode_chunked=chunked)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException) as error:
+        return type(error).__name__
+    finally:
+        connection.close()
+
+
+def push_headers(key: str, content_type: str) -> dict[str, str]:
+    return {
+        "Content-Type": content_type,
+        "X-NuGet-ApiKey": key,
+        "User-Agent": "bench_push",
+    }
+
+
+def drive(port: int, bodies: list[tuple[bytes, str]], key: str, concurrency: int) -> dict:
+    """Push every body, ``concurrency`` at a time; latencies and statuses as answered."""
+    pending = iter(bodies)
+    lock = threading.Lock()
+    latencies, statuses = [], {}
+
+    def client():
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            body, content_type = item
+            begin = time.perf_counter_ns()
+            status = put(port, body, push_headers(key, content_type))
+            elapsed = time.perf_counter_ns() - begin
+            with lock:
+                latencies.append(elapsed)
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - begin
+    return {"seconds": seconds, "latencies": sorted(latencies), "statuses": statuses}
+
+
+# --- 1. Throughput --------------------------------------------------------------------
+
+
+def throughput(env: dict[str, str], log_path: Path, key: str) -> tuple[list[dict], int]:
+    rows = []
+    built = {}
+    for row_id, package_id, size, pushes in THROUGHPUT:
+        versions = [f"1.0.{i}" for i in range(pushes + 64)]
+        built[row_id] = [whole_body(nupkg) for nupkg in nupkgs(package_id, versions, size)]
+    with serving(env, log_path) as server:
+        workers = len(server.workers())
+        concurrency = workers * CONCURRENCY_PER_WORKER
+        for row_id, package_id, _size, pushes in THROUGHPUT:
+            bodies = built.pop(row_id)
+            warmup = min(WARMUP_PER_WORKER * workers, len(bodies) - pushes)
+            # The first push creates the package; the warm-up lets every worker load
+            # the push path and open its database connection.
+            drive(server.port, bodies[:1], key, 1)
+            drive(server.port, bodies[1:warmup], key, concurrency)
+            run = drive(server.port, bodies[warmup : warmup + pushes], key, concurrency)
+            latencies = run["latencies"]
+            created = run["statuses"].get("201", 0)
+            row = {
+                "id": row_id,
+                "package_id": package_id,
+                "nupkg_bytes": len(bodies[0][0]),
+                "pushes": len(latencies),
+                "concurrency": concurrency,
+                "warmup": warmup,
+                "seconds": run["seconds"],
+                "rps": len(latencies) / run["seconds"],
+                "mib_per_s": sum(len(b) for b, _ in bodies[warmup : warmup + pushes])
+                / MiB
+                / run["seconds"],
+                "p50_ms": common.percentile(latencies, 0.50) / 1e6,
+                "p99_ms": common.percentile(latencies, 0.99) / 1e6,
+                "max_ms": latencies[-1] / 1e6,
+                "non_201": len(latencies) - created,
+                "statuses": run["statuses"],
+            }
+            rows.append(row)
+            print(
+                f"  {package_id} ({common.kib(row['nupkg_bytes'])}): {row['pushes']} pushes, "
+                f"{concurrency} at a time: {row['rps']:.1f}/s ({row['mib_per_s']:.1f} MiB/s), "
+                f"p50 {common.ms(row['p50_ms'])} ms, p99 {common.ms(row['p99_ms'])} ms, "
+                f"non-201: {row['non_201']} {run['statuses']}",
+                flush=True,
+            )
+    return rows, workers
+
+
+# --- 2. Memory ----------------------------------------------------------------------
+
+
+def _status(pid: int) -> dict[str, int]:
+    """The worker's VmRSS and VmHWM (peak RSS), in bytes."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
+
+
+def _reset_peak(pid: int) -> bool:
+    """Set VmHWM back to the current RSS (Linux 4.0+), so the peak is this push's."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class RssSampler(threading.Thread):
+    """VmRSS every few milliseconds: the peak where VmHWM cannot be reset."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, _status(self.pid)["VmRSS"])
+            time.sleep(RSS_SAMPLE_SECONDS)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return self.peak
+
+
+def _slices(*parts: bytes):
+    for part in parts:
+        view = memoryview(part)
+        for start in range(0, len(view), SEND_CHUNK):
+            yield view[start : start + SEND_CHUNK]
+
+
+def memory(env: dict[str, str], log_path: Path, key: str) -> dict:
+    huge = nupkgs(HUGE_ID, ["1.0.0", "2.0.0"], HUGE_PAYLOAD)
+    warm = nupkgs("Bench.Warm", ["1.0.0"], 0)[0]
+    rows = []
+    with serving({**env, "WEB_CONCURRENCY": "1"}, log_path) as server:
+        (worker,) = server.workers()
+        # One small push first: the worker has loaded the push path and connected.
+        body, content_type = whole_body(warm)
+        put(server.port, body, push_headers(key, content_type))
+        for mode, nupkg in zip(MEMORY_MODES, huge, strict=True):
+            head, tail, content_type = multipart(nupkg)
+            headers = push_headers(key, content_type)
+            if mode == "length":
+                headers["Content-Length"] = str(len(head) + len(nupkg) + len(tail))
+            reset = _reset_peak(worker)
+            baseline = _status(worker)["VmRSS"]
+            sampler = RssSampler(worker)
+            sampler.start()
+            begin = time.perf_counter()
+            status = put(
+                server.port, _slices(head, nupkg, tail), headers, chunked=mode == "chunked"
+            )
+            seconds = time.perf_counter() - begin
+            sampled = sampler.stop()
+            after = _status(worker)
+            peak = after["VmHWM"] if reset else sampled
+            row = {
+                "mode": mode,
+                "nupkg_bytes": len(nupkg),
+                "status": status,
+                "seconds": seconds,
+                "baseline_bytes": baseline,
+                "peak_bytes": peak,
+                "growth_bytes": peak - baseline,
+                "sampled_peak_bytes": sampled,
+                "after_bytes": after["VmRSS"],
+                "peak_from": "VmHWM" if reset else "sampled VmRSS",
+            }
+            rows.append(row)
+            print(
+                f"  {HUGE_ID} ({len(nupkg) / MiB:.1f} MiB), "
+                f"{'Content-Length' if mode == 'length' else 'chunked'}: {status} in "
+                f"{seconds:.2f} s; worker RSS {baseline / MiB:.1f} MiB before, peak "
+                f"{peak / MiB:.1f} MiB ({row['peak_from']}): +{row['growth_bytes'] / MiB:.1f} MiB",
+                flush=True,
+            )
+    return {"payload_bytes": HUGE_PAYLOAD, "rows": rows}
+
+
+# --- 3. The key check, in process -----------------------------------------------------
+
+
+class Stopwatch:
+    """Wraps functions so that the time spent inside them adds up in ``ns``."""
+
+    def __init__(self):
+        self.ns = 0
+
+    def wrap(self, fn):
+        def timed(*args, **kwargs):
+            begin = time.perf_counter_ns()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.ns += time.perf_counter_ns() - begin
+
+        return timed
+
+
+@contextmanager
+def patched(target, name: str, value):
+    original = getattr(target, name)
+    setattr(target, name, value)
+    try:
+        yield
+    finally:
+        setattr(target, name, original)
+
+
+def auth_cost(key: str) -> dict:
+    """The same push with the real key check, and with the key and its ownership
+    resolved beforehand; the two take turns, push by push."""
+    from contextlib import ExitStack
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from apikeys import scopes
+    from apikeys.authentication import authenticate
+    from feed import views
+    from packages import services
+
+    client = Client()
+    statuses: dict[str, int] = {}
+
+    def push(item):
+        body, content_type = item
+        response = client.generic(
+            "PUT", PUSH_PATH, body, content_type, headers={"X-NuGet-ApiKey": key}
+        )
+        statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+
+    per_series = AUTH_WARMUP + AUTH_PUSHES + AUTH_COUNTED + 1
+    versions = [f"1.0.{i}" for i in range(2 * per_series + 1)]
+    bodies = [whole_body(nupkg) for nupkg in nupkgs(AUTH_ID, versions, 0)]
+    push(bodies.pop())  # creates the package: every timed push is a new version
+    checked, resolved = bodies[:per_series], bodies[per_series:]
+
+    prebuilt = authenticate(key)
+    if prebuilt is None:
+        raise BenchmarkError("the benchmark's key does not authenticate")
+    authentication, authorization, lookup = Stopwatch(), Stopwatch(), Stopwatch()
+
+    @contextmanager
+    def with_check():
+        # The real path, with stopwatches around the check's two steps: the key
+        # (parse, rate limit, lookup, expiry) and the grant (ownership query, decision).
+        with ExitStack() as stack:
+            stack.enter_context(
+                patched(views, "_authenticate", authentication.wrap(views._authenticate))
+            )
+            stack.enter_context(patched(services, "_owns", authorization.wrap(services._owns)))
+            # Not part of the check: every push looks its package up. For scale.
+            stack.enter_context(
+                patched(services, "_find_package", lookup.wrap(services._find_package))
+            )
+            stack.enter_context(
+                patched(scopes.Grant, "allows", authorization.wrap(scopes.Grant.allows))
+            )
+            yield
+
+    @contextmanager
+    def without_check():
+        # The same push with the key already resolved and its owner known to own the
+        # package: what the check's queries and work would leave. Grant.allows stays:
+        # pure Python on values already in hand.
+        with (
+            patched(views, "_authenticate", lambda request: (prebuilt, None)),
+            patched(services, "_owns", lambda package, user_id: True),
+        ):
+            yield
+
+    modes = {"checked": with_check, "resolved": without_check}
+    inputs = {"checked": iter(checked), "resolved": iter(resolved)}
+    samples = {"checked": [], "resolved": []}
+    check_samples, lookup_samples = [], []
+    for mode, enter in modes.items():
+        with enter():
+            common.warm_up(push, [next(inputs[mode]) for _ in range(AUTH_WARMUP)], AUTH_WARMUP)
+    # The two take turns push by push, the first of each pair alternating, so that
+    # other load on the machine weighs on both alike.
+    for number in range(AUTH_PUSHES):
+        for mode in list(modes) if number % 2 == 0 else list(reversed(modes)):
+            item = next(inputs[mode])
+            with modes[mode]():
+                authentication.ns = authorization.ns = lookup.ns = 0
+                begin = time.perf_counter_ns()
+                push(item)
+                samples[mode].append(time.perf_counter_ns() - begin)
+            if mode == "checked":
+                check_samples.append((authentication.ns, authorization.ns))
+                lookup_samples.append(lookup.ns)
+    queries = {}
+    for mode, enter in modes.items():
+        counted = [next(inputs[mode]) for _ in range(AUTH_COUNTED)]
+        with enter():
+            queries[mode] = common.count_queries(push, counted, calls=AUTH_COUNTED)
+    with CaptureQueriesContext(connection) as captured:
+        push(next(inputs["checked"]))
+    query_kinds = ", ".join(describe(query["sql"]) for query in captured)
+    timings = {mode: common.summarize(taken) for mode, taken in samples.items()}
+    checked_us, resolved_us = timings["checked"].median_us, timings["resolved"].median_us
+    in_situ = {
+        "authenticate_us": statistics.median(a for a, _ in check_samples) / 1000,
+        "authorize_us": statistics.median(b for _, b in check_samples) / 1000,
+        "total_us": statistics.median(a + b for a, b in check_samples) / 1000,
+        "package_lookup_us": statistics.median(lookup_samples) / 1000,
+    }
+    figures = {
+        "pushes_per_series": timings["checked"].calls,
+        "warmup": AUTH_WARMUP,
+        "nupkg_bytes": len(checked[0][0]),
+        "checked": {**vars(timings["checked"]), **queries["checked"]},
+        "resolved": {**vars(timings["resolved"]), **queries["resolved"]},
+        "difference_us": checked_us - resolved_us,
+        "difference_percent": (checked_us - resolved_us) / checked_us * 100,
+        "in_situ": {**in_situ, "percent": in_situ["total_us"] / checked_us * 100},
+        "statuses": statuses,
+        "non_201": sum(n for status, n in statuses.items() if status != "201"),
+        "query_kinds": query_kinds,
+    }
+    print(
+        f"  in process, {AUTH_ID} ({common.kib(figures['nupkg_bytes'])}): push with the key "
+        f"check {common.us(checked_us)} µs, with the key resolved beforehand "
+        f"{common.us(resolved_us)} µs (medians of {timings['checked'].calls}): difference "
+        f"{common.us(figures['difference_us'])} µs = {figures['difference_percent']:.1f}%; "
+        f"timed inside the real pushes: {common.us(in_situ['total_us'])} µs "
+        f"({common.us(in_situ['authenticate_us'])} key + "
+        f"{common.us(in_situ['authorize_us'])} grant) = {figures['in_situ']['percent']:.1f}%; "
+        f"for scale, the package lookup {common.us(in_situ['package_lookup_us'])} µs; "
+        f"queries {queries['checked']['queries_per_call']:g} against "
+        f"{queries['resolved']['queries_per_call']:g}; non-201: {figures['non_201']}",
+        flush=True,
+    )
+    return figures
+
+
+_TABLE = re.compile(r'\b(?:FROM|UPDATE|INTO)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+def describe(sql: str) -> str:
+    """``SELECT apikeys_apikey``: a query's verb and first table."""
+    verb = sql.lstrip().split(None, 1)[0].upper()
+    table = _TABLE.search(sql)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
+# --- The run ----------------------------------------------------------------------------
+
+
+def populate() -> str:
+    """A registry of STORED_PACKAGES, and a confirmed user with a push key for the
+    benchmark's IDs, made the real way; returns the key."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    from apikeys.scopes import Action
+    from apikeys.services import api_key_create
+    from packages.models import Package
+
+    others = get_user_model().objects.create_user(username="others", email="others@example.com")
+    Package.objects.bulk_create(
+        (Package(name=f"Contoso.Lib{i:05d}") for i in range(STORED_PACKAGES)), batch_size=1_000
+    )
+    Package.owners.through.objects.bulk_create(
+        (
+            Package.owners.through(package_id=package_id, user_id=others.pk)
+            for package_id in Package.objects.values_list("id", flat=True)
+        ),
+        batch_size=1_000,
+    )
+    common.analyze()
+    owner = get_user_model().objects.create_user(username="bench", email="bench@example.com")
+    EmailAddress.objects.create(user=owner, email=owner.email, primary=True, verified=True)
+    _, plaintext = api_key_create(
+        owner=owner,
+        name="bench",
+        actions=[Action.PUSH.value],
+        package_ids=[],
+        globs=["Bench.*"],
+        expiration_days=365,
+        actor=owner,
+    )
+    return plaintext
+
+
+def measure(scratch: Path) -> dict:
+    import gunicorn
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    packages_dir = scratch / "packages"
+    home = scratch / "home"
+    home.mkdir()
+    key = populate()
+    env = server_env(home, packages_dir)
+    log_path = scratch / "gunicorn.log"
+    began = time.perf_counter()
+    rows, workers = throughput(env, log_path, key)
+    figures = {
+        "stored_packages": STORED_PACKAGES,
+        "cores": os.cpu_count(),
+        "workers": workers,
+        "gunicorn": gunicorn.__version__,
+        "throughput": rows,
+    }
+    print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
+    began = time.perf_counter()
+    figures["memory"] = memory(env, log_path, key)
+    print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
+    began = time.perf_counter()
+    storages = {
+        **settings.STORAGES,
+        "packages": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(packages_dir)},
+        },
+    }
+    with override_settings(STORAGES=storages):
+        figures["auth"] = auth_cost(key)
+    print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
+    log = log_path.read_text(errors="replace")
+    figures["server_errors"] = log.count("Traceback")
+    if figures["server_errors"]:
+        print(f"  the server logged {figures['server_errors']} tracebacks:\n{log}", flush=True)
+    return figures
+
+
+def main() -> None:
+    options = common.parser(__doc__.splitlines()[0]).parse_args()
+    common.setup_django()
+    from django.conf import settings
+    from django.db import connection
+
+    print(f"Push on {common.VENDOR_NAMES[connection.vendor]}:", flush=True)
+    scratch = Path(tempfile.mkdtemp(prefix="push-", dir=settings.VAR_DIR))
+    try:
+        figures = common.measure_on_throwaway_database(
+            "push", lambda: measure(scratch), options.json, postgres_name=POSTGRES_DATABASE
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if figures is not None:
+        common.write_json(options.json, figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+// The API Keys page, enhanced: copy the new key, wipe it after 10 idle minutes,
+// preview which packages a glob covers, and send each form only once.
+// Every feature here is optional: the page works without this script.
+(function () {
+  "use strict";
+
+  var IDLE_LIMIT_MS = 10 * 60 * 1000;
+
+  function text(root, selector) {
+    var template = root.querySelector(selector);
+    return template ? template.innerHTML.trim() : "";
+  }
+
+  // --- The new key: copy, and wipe it ---------------------------------------------
+  function enhanceNewKey(section) {
+    var input = section.querySelector("[data-key-value]");
+    var button = section.querySelector("[data-copy-key]");
+    var status = section.querySelector("[data-copy-status]");
+    if (!input) {
+      return;
+    }
+    var timer = null;
+
+    function say(message) {
+      status.textContent = message;
+    }
+    function wipe() {
+      input.value = "";
+      input.remove();
+      if (button) {
+        button.remove();
+      }
+      say(text(section, "[data-wiped-text]"));
+      stopWatching();
+    }
+    function restartTimer() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(wipe, IDLE_LIMIT_MS);
+    }
+    var activity = ["keydown", "pointerdown", "pointermove", "scroll", "focusin"];
+    function stopWatching() {
+      window.clearTimeout(timer);
+      activity.forEach(function (name) {
+        document.removeEventListener(name, restartTimer, true);
+      });
+    }
+
+    input.addEventListener("focus", function () {
+      input.select();
+    });
+    input.addEventListener("click", function () {
+      input.select();
+    });
+
+    if (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var copied = function () {
+          say(text(section, "[data-copied-text]"));
+        };
+        var fallback = function () {
+          // Without the clipboard API (plain HTTP, older browsers): select the
+          // value and ask the browser to copy the selection.
+          input.focus();
+          input.select();
+          var ok = false;
+          try {
+            ok = document.execCommand("copy");
+          } catch (error) {
+            ok = false;
+          }
+          if (ok) {
+            copied();
+          } else {
+            say(text(section, "[data-copy-failed-text]"));
+          }
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(input.value).then(copied, fallback);
+        } else {
+          fallback();
+        }
+      });
+    }
+
+    activity.forEach(function (name) {
+      document.addEventListener(name, restartTimer, true);
+    });
+    restartTimer();
+    // Leaving the page takes the value along, so Back never brings it back.
+    window.addEventListener("pagehide", wipe);
+  }
+
+  // --- Package selection: what the globs cover -----------------------------------
+  function globToRegExp(glob) {
+    // Mirrors apikeys/scopes.py for the preview only; the server decides.
+    if (!/^[A-Za-z0-9_.*-]+$/.test(glob)) {
+      return null;
+    }
+    var source = glob
+      .split("*")
+      .map(function (piece) {
+        return piece.replace(/[.\-]/g, "\\$&");
+      })
+      .join(".*");
+    return new RegExp("^" + source + "$", "i");
+  }
+
+  function enhancePackageSelection(fieldset) {
+    var globs = fieldset.querySelector("[data-glob-input]");
+    var boxes = Array.prototype.slice.call(fieldset.querySelectorAll("[data-package-choice]"));
+    var counter = fieldset.querySelector("[data-package-counter]");
+    if (!globs || !boxes.length) {
+      return;
+    }
+    boxes.forEach(function (box) {
+      box.dataset.userChecked = box.checked ? "1" : "";
+      box.addEventListener("change", function () {
+        box.dataset.userChecked = box.checked ? "1" : "";
+        update();
+      });
+    });
+
+    function twin(box) {
+      if (!box.twin) {
+        box.twin = document.createElement("input");
+        box.twin.type = "hidden";
+        box.twin.name = box.name;
+        box.twin.value = box.value;
+        box.twin.disabled = true;
+        box.parentNode.appendChild(box.twin);
+      }
+      return box.twin;
+    }
+
+    function update() {
+      var patterns = globs.value
+        .split(/\r?\n/)
+        .map(function (line) {
+          return line.trim();
+        })
+        .filter(Boolean)
+        .map(globToRegExp)
+        .filter(Boolean);
+      var selected = 0;
+      boxes.forEach(function (box) {
+        var covered = patterns.some(function (pattern) {
+          return pattern.test(box.value);
+        });
+        var item = box.closest("li");
+        var picked = box.dataset.userChecked === "1";
+        // A covered package shows checked and greyed. A disabled box is not
+        // sent, so the user's own pick travels in a hidden twin: it must
+        // survive if the glob is removed later.
+        box.disabled = covered;
+        box.checked = covered || picked;
+        twin(box).disabled = !(covered && picked);
+        if (item) {
+          item.classList.toggle("package-list__item--covered", covered);
+        }
+        if (box.checked) {
+          selected += 1;
+        }
+      });
+      if (counter) {
+        counter.hidden = false;
+        counter.textContent = counter.dataset.template
+          .replace("__SELECTED__", String(selected))
+          .replace("__TOTAL__", String(boxes.length));
+      }
+    }
+    globs.addEventListener("input", update);
+    update();
+  }
+
+  // --- Scopes: the two push options apply only when Push is ticked --------------
+  function enhancePushOptions(options) {
+    var form = options.closest("form");
+    var push = form && form.querySelector('input[name="push"]');
+    if (!push) {
+      return;
+    }
+    var radios = Array.prototype.slice.call(options.querySelectorAll('input[type="radio"]'));
+    function update() {
+      radios.forEach(function (radio) {
+        radio.disabled = !push.checked;
+      });
+    }
+    push.addEventListener("change", update);
+    update();
+  }
+
+  // --- Forms that must not be sent twice -------------------------------------------
+  function enhanceSubmitOnce(button) {
+    var form = button.form;
+    if (!form) {
+      return;
+    }
+    form.addEventListener("submit", function () {
+      // After this tick, so that the button's own value is still sent.
+      window.setTimeout(function () {
+        button.disabled = true;
+      }, 0);
+    });
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-new-key]"), enhanceNewKey);
+    Array.prototype.forEach.call(
+      document.querySelectorAll("[data-package-selection]"),
+      enhancePackageSelection
+    );
+    Array.prototype.forEach.call(document.querySelectorAll("[data-push-options]"), enhancePushOptions);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-submit-once]"), enhanceSubmitOnce);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

@@ -1,0 +1,246 @@
+"""NuGet version rules: parsing, normalization, equality and ordering."""
+
+import itertools
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from packages import versions
+from packages.versions import NuGetVersion, normalize, parse, sort_key
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        # The reference's table.
+        ("1.01", "1.1.0"),
+        ("1.0.0.0", "1.0.0"),
+        ("1", "1.0.0"),
+        ("1.0", "1.0.0"),
+        ("1.0.0+build.5", "1.0.0"),
+        ("1.0.0.5", "1.0.0.5"),
+        # And around it.
+        ("1.0.0-Beta", "1.0.0-Beta"),
+        ("01.002.0003", "1.2.3"),
+        ("1.0.0.0-rc.1", "1.0.0-rc.1"),
+        ("1.2.3.4-alpha.1+sha.5114f85", "1.2.3.4-alpha.1"),
+        ("0.0.0", "0.0.0"),
+        ("1.0.0-0", "1.0.0-0"),
+        ("1.0.0--", "1.0.0--"),
+        ("1.0.0-a-b.c-d", "1.0.0-a-b.c-d"),
+        ("1.0.0-0a", "1.0.0-0a"),  # not a number, so its leading zero is fine
+        ("1.0.0+0001", "1.0.0"),  # metadata is not compared: leading zeros allowed
+        (f"{2**31 - 1}.0.0", "2147483647.0.0"),
+    ],
+)
+def test_normalize(text, normalized):
+    assert normalize(text) == normalized
+    assert parse(text).normalized == normalized
+
+
+def test_parse_keeps_every_part():
+    version = parse("1.2.3.4-Beta.2+Build.7")
+    assert version == NuGetVersion(1, 2, 3, 4, ("Beta", "2"), "Build.7", "1.2.3.4-Beta.2+Build.7")
+    assert (version.major, version.minor, version.patch, version.revision) == (1, 2, 3, 4)
+    assert version.release_labels == ("Beta", "2")
+    assert version.metadata == "Build.7"
+    assert version.original == "1.2.3.4-Beta.2+Build.7"
+    assert version.is_prerelease
+    assert version.normalized_with_metadata == "1.2.3.4-Beta.2+Build.7"
+    assert str(version) == "1.2.3.4-Beta.2"
+    assert not parse("1.0.0+meta").is_prerelease
+    assert parse("1.0").normalized_with_metadata == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("1.0.0-Beta", "1.0.0-beta"),
+        ("1.0.0-RC.1", "1.0.0-rc.1"),
+        ("1.0", "1.0.0"),
+        ("1.0.0.0", "1"),
+        ("1.01", "1.1.0"),
+        ("1.0.0+build.5", "1.0.0+other"),
+        ("1.0.0+build.5", "1.0.0"),
+    ],
+)
+def test_equal_versions(a, b):
+    va, vb = parse(a), parse(b)
+    assert va == vb
+    assert hash(va) == hash(vb)
+    assert not va < vb and not vb < va
+    assert va <= vb and va >= vb
+    assert normalize(a).lower() == normalize(b).lower()
+    assert len({va, vb}) == 1
+
+
+ORDERED = [
+    "0.9.9",
+    "1.0.0-0",
+    "1.0.0-2",
+    "1.0.0-10",
+    "1.0.0-alpha",
+    "1.0.0-alpha.1",
+    "1.0.0-alpha.beta",
+    "1.0.0-beta",
+    "1.0.0-beta.2",
+    "1.0.0-beta.11",
+    "1.0.0-rc.1",
+    "1.0.0",
+    "1.0.0.1-alpha",
+    "1.0.0.1",
+    "1.0.1",
+    "1.0.10",
+    "1.1",
+    "2.0.0-ALPHA",
+    "2.0.0-beta",
+    "10.0.0",
+]
+
+
+def test_ordering_follows_nuget():
+    parsed = [parse(text) for text in ORDERED]
+    for lower, higher in itertools.pairwise(parsed):
+        assert lower < higher, (lower.original, higher.original)
+        assert higher > lower
+        assert lower <= higher and higher >= lower
+        assert lower != higher
+    shuffled = parsed[:]
+    random.Random(7).shuffle(shuffled)
+    assert [v.original for v in sorted(shuffled)] == ORDERED
+    assert [v.original for v in sorted(shuffled, key=sort_key)] == ORDERED
+
+
+def test_the_reference_ordering():
+    chain = "1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0-alpha.beta < 1.0.0-beta < 1.0.0-beta.2 < "
+    chain += "1.0.0-beta.11 < 1.0.0-rc.1 < 1.0.0 < 1.0.0.1 < 1.0.1"
+    texts = chain.split(" < ")
+    assert sorted(texts, key=lambda text: sort_key(parse(text))) == texts
+
+
+def test_comparing_with_other_types():
+    version = parse("1.0.0")
+    assert version != "1.0.0"
+    assert (version == "1.0.0") is False
+    with pytest.raises(TypeError):
+        _ = version < "1.0.0"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        " 1.0.0",
+        "1.0.0 ",
+        "1.0.0\n",
+        "1. 0",
+        "v1.0.0",
+        "V1",
+        "-1.0.0",
+        "1.-1.0",
+        "1.0.0.0.0",
+        "1..0",
+        ".1",
+        "1.",
+        "1.0.0-",
+        "1.0.0+",
+        "1.0.0-beta.",
+        "1.0.0-.beta",
+        "1.0.0-beta..1",
+        "1.0.0+a..b",
+        "1.0.0-beta_1",
+        "1.0.0-beta+",
+        "1.0.0-béta",
+        "1.0.0-01",  # numeric identifiers may not have leading zeros
+        "1.0.0-beta.007",
+        "1.0.0+meta+more",
+        "1_0.0",  # int() would accept this
+        "\u0661.\u0660.\u0660",  # Arabic-Indic digits: str.isdigit() would accept these
+        "1.0.0\x00",
+        "a.b.c",
+        "1.0.0-beta" + "a" * 60,  # over 64 characters
+        f"{2**31}.0.0",  # over Int32
+        "1.0.0." + "9" * 20,
+        "*",
+        "1.*",
+        "[1.0,2.0)",
+    ],
+)
+def test_rejections(text):
+    assert parse(text) is None
+    assert normalize(text) is None
+
+
+@pytest.mark.parametrize("value", [None, 1, 1.0, b"1.0.0", ["1.0.0"], object()])
+def test_non_strings_are_not_versions(value):
+    assert parse(value) is None
+    assert normalize(value) is None
+
+
+def test_length_limit_is_inclusive():
+    longest = "1.0.0-" + "a" * (versions.MAX_LENGTH - 6)
+    assert len(longest) == versions.MAX_LENGTH
+    assert parse(longest) is not None
+    assert parse(longest + "b") is None
+
+
+# --- Properties ------------------------------------------------------------
+
+_identifier = st.one_of(
+    st.integers(min_value=0, max_value=10**6).map(str),
+    st.text("abcXYZ-019", min_size=1, max_size=5),
+)
+_version_text = st.builds(
+    lambda numbers, labels, metadata: (
+        ".".join(numbers)
+        + ("-" + ".".join(labels) if labels else "")
+        + ("+" + ".".join(metadata) if metadata else "")
+    ),
+    st.lists(st.text("0123456789", min_size=1, max_size=4), min_size=1, max_size=4),
+    st.lists(_identifier, max_size=3),
+    st.lists(st.text("abc019-", min_size=1, max_size=4), max_size=2),
+)
+
+
+@given(_version_text)
+def test_normalize_is_idempotent(text):
+    normalized = normalize(text)
+    if normalized is None:
+        return
+    assert normalize(normalized) == normalized
+    assert parse(normalized) == parse(text)
+
+
+@given(_version_text)
+def test_case_does_not_matter(text):
+    upper, lower = parse(text.upper()), parse(text.lower())
+    assert upper == lower
+    if upper is not None:
+        assert hash(upper) == hash(lower)
+        assert upper.normalized.lower() == lower.normalized.lower()
+
+
+@given(_version_text, _version_text)
+def test_equal_exactly_when_normalized_forms_agree(a, b):
+    va, vb = parse(a), parse(b)
+    if va is None or vb is None:
+        return
+    assert (va == vb) == (va.normalized.lower() == vb.normalized.lower())
+    # A total order: exactly one of <, ==, > holds.
+    assert [va < vb, va == vb, va > vb].count(True) == 1
+
+
+@given(st.text(max_size=80))
+def test_parse_never_raises(text):
+    version = parse(text)
+    assert version is None or isinstance(version, NuGetVersion)
+
+
+@given(st.text(alphabet="0123456789.-+aZ", max_size=70))
+def test_parse_never_raises_on_near_versions(text):
+    version = parse(text)
+    if version is not None:
+        assert parse(version.normalized) == version

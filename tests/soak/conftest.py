@@ -1,0 +1,255 @@
+"""The portal under gunicorn with a PostgreSQL database of its own, for the soak tests.
+
+These tests always run on PostgreSQL, whichever database the test leg names:
+the soak test makes ``portal_soak_<hex>`` on the server SOAK_POSTGRES_URL names
+(default ``postgres://postgres@127.0.0.1:5432/postgres``) and drops it after; the
+outage test starts a private cluster it may stop. The test process never opens
+the server's database through Django: rows are made and read by this module run
+with the server's environment, which prints one JSON line:
+
+    python -m tests.soak.conftest setup   # {"key": ..., "bad_keys": {...}}
+    python -m tests.soak.conftest state   # {"versions": [...], "events": [...]}
+"""
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+from tests.servers import ROOT
+
+POSTGRES_URL = os.environ.get("SOAK_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+MALFORMED_KEY = "not-a-key"
+# Access log lines the tests parse: method, path, status, seconds taken.
+ACCESS_LOG_FORMAT = "access %(m)s %(U)s %(s)s %(L)s"
+ACCESS_LINE = re.compile(
+    r"^access (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<seconds>[\d.]+)$"
+)
+
+
+def unavailable(reason: str, fix: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the soak tests must run); {fix}", pytrace=False)
+    pytest.skip(f"{reason}; {fix}")
+
+
+# --- A database on the shared PostgreSQL server ---------------------------------
+
+
+@pytest.fixture
+def soak_database_url():
+    """A database of its own on the shared PostgreSQL server, whatever DATABASE_URL says."""
+    import psycopg
+
+    try:
+        with servers.admin_connection(POSTGRES_URL):
+            pass
+    except psycopg.OperationalError as error:
+        unavailable(
+            f"PostgreSQL at {POSTGRES_URL} is not reachable ({error})",
+            "start it, or point SOAK_POSTGRES_URL at a server where this user may create databases",
+        )
+    with servers.postgres_database(POSTGRES_URL, "portal_soak") as url:
+        yield url
+
+
+# --- The portal under gunicorn ------------------------------------------------
+
+
+@dataclass
+class Portal:
+    base: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def packages_dir(self) -> Path:
+        return Path(self.env["PACKAGES_DIR"])
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def access_log(self) -> list[dict]:
+        return [m.groupdict() for m in map(ACCESS_LINE.match, self.log().splitlines()) if m]
+
+    def server_side(self, command: str) -> dict:
+        return server_side(self.env, command)
+
+    def stop(self) -> None:
+        """Stop gunicorn and its workers; the log is complete afterwards."""
+        if self.process is not None:
+            servers.stop(self.process)
+
+
+def server_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    return servers.server_env(
+        var_dir, database_url, PACKAGES_DIR=str(var_dir / "packages"), **extra
+    )
+
+
+def server_side(env: dict[str, str], command: str) -> dict:
+    """Run this module's ``command`` against the database ``env`` names."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.soak.conftest", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"server side {command} failed:\n{done.stdout}{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path):
+    """gunicorn as `make run` starts it, on the HOST, PORT and WEB_CONCURRENCY in ``env``;
+    stopped (the whole process group) however the block ends."""
+    portal = Portal(base=f"http://{env['HOST']}:{env['PORT']}", env=env, log_path=log_path)
+    portal.process = servers.start_gunicorn(env, log_path, "--access-logformat", ACCESS_LOG_FORMAT)
+    try:
+        servers.wait_until_serving(f"{portal.base}/v3/index.json", portal.process, portal.log)
+        yield portal
+    finally:
+        portal.stop()
+
+
+# --- Talking to it --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # 0: no HTTP answer at all (refused, reset, timed out); see reason
+    reason: str
+    retry_after: str | None
+    seconds: float
+
+
+def request(method: str, url: str, *, body=None, headers=None, timeout: float) -> Answer:
+    started = time.monotonic()
+    outgoing = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(outgoing, timeout=timeout) as response:
+            response.read()
+            status, reason, retry_after = response.status, response.reason, None
+    except urllib.error.HTTPError as error:
+        error.read()
+        status, reason, retry_after = error.code, error.reason, error.headers.get("Retry-After")
+        error.close()
+    except (urllib.error.URLError, OSError) as error:
+        status, reason, retry_after = 0, repr(error), None
+    return Answer(status, str(reason), retry_after, time.monotonic() - started)
+
+
+def push(base: str, key: str, nupkg: bytes, *, timeout: float, user_agent: str) -> Answer:
+    # As nuget.exe sends it: one multipart part holding the package.
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="package"; '
+            'filename="package.nupkg"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        + nupkg
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {
+        "X-NuGet-ApiKey": key,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "User-Agent": user_agent,
+    }
+    return request("PUT", f"{base}/api/v2/package/", body=body, headers=headers, timeout=timeout)
+
+
+def unlist(
+    base: str, key: str, package_id: str, version: str, *, timeout: float, user_agent: str
+) -> Answer:
+    headers = {"X-NuGet-ApiKey": key, "User-Agent": user_agent}
+    url = f"{base}/api/v2/package/{package_id}/{version}"
+    return request("DELETE", url, headers=headers, timeout=timeout)
+
+
+# --- Run with the server's environment ----------------------------------------------
+
+
+def _setup() -> dict:
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    from apikeys import keys
+    from apikeys.services import api_key_create, api_key_revoke
+
+    owner = get_user_model().objects.create_user(
+        username="soak", email="soak@example.com", password="a long unused passphrase"
+    )
+    # Keys need a confirmed email address.
+    EmailAddress.objects.create(user=owner, email=owner.email, primary=True, verified=True)
+
+    def create(name):
+        return api_key_create(
+            owner=owner,
+            name=name,
+            actions=["package:push", "package:unlist"],
+            package_ids=[],
+            globs=["Soak.*"],
+            expiration_days=30,
+            actor=owner,
+        )
+
+    _, plaintext = create("soak")
+    revoked, revoked_plaintext = create("revoked")
+    api_key_revoke(api_key=revoked, actor=owner)
+    # Three ways to fail: no key format at all, the right format but no such key
+    # (a database lookup), and a key that exists but was revoked.
+    bad_keys = {
+        "malformed": MALFORMED_KEY,
+        "unknown": keys.generate(),
+        "revoked": revoked_plaintext,
+    }
+    return {"key": plaintext, "bad_keys": bad_keys}
+
+
+def _state() -> dict:
+    from audit.models import Event
+    from packages.models import PackageVersion
+
+    versions = [
+        {
+            "id": row.package.name,
+            "version": row.normalized_version,
+            "listed": row.listed,
+            "file_name": row.file_name,
+            "size": row.size,
+            "sha512": row.sha512,
+        }
+        for row in PackageVersion.objects.select_related("package").order_by("pk")
+    ]
+    events = [
+        {
+            "kind": event.kind,
+            "package_id": event.package_id,
+            "package_version": event.package_version,
+            "details": event.details,
+        }
+        for event in Event.objects.order_by("pk")
+    ]
+    return {"versions": versions, "events": events}
+
+
+if __name__ == "__main__":
+    import django
+
+    django.setup()
+    print(json.dumps({"setup": _setup, "state": _state}[sys.argv[1]]()))
