@@ -6,7 +6,10 @@ each key's notice as sent for the expiry date it announced.
 
 Exactly once, however it is run. Each user is one transaction:
 
-1. lock that user's due keys (``SELECT ... FOR UPDATE SKIP LOCKED``);
+1. claim the user: on PostgreSQL a transaction-scoped advisory lock on the
+   user's id, taken without waiting (a user another run holds is skipped);
+   then lock that user's due keys (``SELECT ... FOR UPDATE SKIP LOCKED``, which
+   leaves out a key a regeneration holds at that moment);
 2. render the email;
 3. mark the keys notified and write one audit event per key;
 4. send the email;
@@ -14,8 +17,10 @@ Exactly once, however it is run. Each user is one transaction:
 
 - If sending fails (step 4), the transaction rolls back: the keys stay due and
   the next run tries again. Nothing is skipped.
-- Two runs at once: on PostgreSQL the second run skips rows the first has
-  locked, and once the first commits those keys are no longer due; on SQLite
+- Two runs at once: on PostgreSQL the second run skips a user the first holds,
+  and once the first commits that user's keys are no longer due. Row locks alone
+  would not do: two ``SKIP LOCKED`` reads of the same user's keys can each lock
+  part of them and email the user twice, once per half. On SQLite
   every transaction here starts with ``BEGIN IMMEDIATE`` (``transaction_mode`` in
   settings), so the second waits for the first and then finds nothing due.
   ``select_for_update`` is a no-op there. Either way, no duplicate.
@@ -52,7 +57,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -68,6 +73,10 @@ EXPIRING_WITHIN = timedelta(days=10)
 
 EXPIRING = "expiring"
 EXPIRED = "expired"
+
+# The advisory-lock namespace of this module (PostgreSQL's two-key form), so its
+# locks never collide with another use of advisory locks on the same database.
+_LOCK_NAMESPACE = "apikeys.expiry_notices"
 
 
 @dataclass
@@ -120,6 +129,8 @@ def send_expiry_notices(now=None) -> NoticeSummary:
 def _notify_owner(owner_id, now) -> int:
     """Email one user about their due keys; returns how many keys it covered."""
     with transaction.atomic():
+        if not _claim(owner_id):
+            return 0
         keys = list(
             _due(now)
             .filter(owner_id=owner_id)
@@ -154,6 +165,19 @@ def _notify_owner(owner_id, now) -> int:
         # Last inside the transaction: if it raises, everything above rolls back.
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [owner.email])
     return len(keys)
+
+
+def _claim(owner_id) -> bool:
+    """Hold this user for the rest of the transaction; False if another run does."""
+    if connection.vendor != "postgresql":
+        # SQLite: the transaction began with BEGIN IMMEDIATE, so this run is the
+        # only writer until it commits.
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext(%s), %s)", [_LOCK_NAMESPACE, owner_id]
+        )
+        return cursor.fetchone()[0]
 
 
 def _render(owner, expiring, expired, now) -> tuple[str, str]:
