@@ -1,8 +1,10 @@
 """The apikeys settings and their defaults, in one place.
 
-Every value is read from ``django.conf.settings`` when it is used, never at import
-time, so tests can change it with pytest-django's ``settings`` fixture and the
-module works whether or not the app is installed.
+Every value is read from ``django.conf.settings`` when it is first used, never at
+import time, so the module works whether or not the app is installed. The prefix
+and the peppers, which every key check needs, are then kept until a setting they
+derive from changes (Django's ``setting_changed`` signal, which the test tools'
+setting overrides send): a key check does not re-read and re-validate settings.
 """
 
 import functools
@@ -12,6 +14,8 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.encoding import force_bytes
 
 DEFAULT_PREFIX = "ngk_"
@@ -27,7 +31,30 @@ _PREFIX_RE = re.compile(r"[a-z][a-z0-9]{1,7}_")
 _PEPPER_LABEL = b"portal.apikeys.pepper"
 
 
+# What prefix() and peppers() found, until one of these settings changes.
+_SOURCES = frozenset(
+    {
+        "APIKEYS_PREFIX",
+        "APIKEYS_PEPPER",
+        "APIKEYS_PEPPER_FALLBACKS",
+        "SECRET_KEY",
+        "SECRET_KEY_FALLBACKS",
+    }
+)
+_found: dict[str, object] = {}
+
+
+@receiver(setting_changed)
+def _forget(*, setting, **kwargs):
+    if setting in _SOURCES:
+        _found.clear()
+
+
 def prefix() -> str:
+    try:
+        return _found["prefix"]
+    except KeyError:
+        pass
     value = getattr(settings, "APIKEYS_PREFIX", DEFAULT_PREFIX)
     # fullmatch, not match with "$": "$" would accept a trailing newline.
     if not isinstance(value, str) or not _PREFIX_RE.fullmatch(value):
@@ -36,6 +63,7 @@ def prefix() -> str:
             "APIKEYS_PREFIX must be 2 to 8 lower-case letters or digits, starting "
             "with a letter, followed by '_' (for example 'ngk_')."
         )
+    _found["prefix"] = value
     return value
 
 
@@ -46,20 +74,26 @@ def _derive_pepper(secret_key: str | bytes) -> bytes:
 
 def peppers() -> list[bytes]:
     """The current pepper first, then the fallbacks still accepted during a rotation."""
+    return list(current_peppers())
+
+
+def current_peppers() -> tuple[bytes, ...]:
+    """``peppers()`` as the tuple kept between key checks, without a copy."""
+    try:
+        return _found["peppers"]
+    except KeyError:
+        pass
     fallbacks = getattr(settings, "APIKEYS_PEPPER_FALLBACKS", None)
-    return list(
-        _peppers(
-            getattr(settings, "APIKEYS_PEPPER", None),
-            None if fallbacks is None else tuple(fallbacks),
-            settings.SECRET_KEY,
-            tuple(settings.SECRET_KEY_FALLBACKS),
-        )
+    found = _peppers(
+        getattr(settings, "APIKEYS_PEPPER", None),
+        None if fallbacks is None else tuple(fallbacks),
+        settings.SECRET_KEY,
+        tuple(settings.SECRET_KEY_FALLBACKS),
     )
+    _found["peppers"] = found
+    return found
 
 
-# Every key check needs the peppers: derive them once per distinct set of
-# settings (the arguments), not per request.
-@functools.lru_cache(maxsize=8)
 def _peppers(current, fallbacks, secret_key, secret_key_fallbacks) -> tuple[bytes, ...]:
     # An empty pepper would silently turn the keyed digest into a plain one: treat as unset.
     found = [force_bytes(current) if current else _derive_pepper(secret_key)]

@@ -19,7 +19,7 @@ import re
 import secrets
 import string
 import zlib
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from apikeys import conf
 
@@ -33,16 +33,16 @@ def _token(n: int) -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(n))
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, remainder = divmod(number, len(ALPHABET))
-        digits.append(ALPHABET[remainder])
-    return "".join(reversed(digits))
+# Every pair of base62 digits, in order: the checksum's six digits are three
+# look-ups (62**2 = 3,844, and a CRC32 is below 3,844**3), not six divisions.
+_PAIRS = [high + low for high in ALPHABET for low in ALPHABET]
+_PAIR_BASE = len(_PAIRS)
 
 
 def _checksum(body: str) -> str:
-    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+    number, low = divmod(zlib.crc32(body.encode("ascii")), _PAIR_BASE)
+    high, middle = divmod(number, _PAIR_BASE)
+    return _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]
 
 
 @functools.lru_cache(maxsize=8)
@@ -50,12 +50,14 @@ def _shape(prefix: str) -> re.Pattern[str]:
     return re.compile(re.escape(prefix) + f"[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}")
 
 
-@dataclass(frozen=True)
-class ParsedKey:
+class ParsedKey(NamedTuple):
     """A well-formed key value. Not proof that such a key exists or is valid."""
 
-    # repr=False: a ParsedKey that ends up in a log line or a traceback must not leak.
-    value: str = field(repr=False)
+    value: str
+
+    # A ParsedKey that ends up in a log line or a traceback must not leak.
+    def __repr__(self) -> str:
+        return "ParsedKey(value=<hidden>)"
 
     @property
     def hint(self) -> str:
@@ -93,9 +95,25 @@ def digest(value: str, pepper: bytes) -> str:
     return hmac.new(pepper, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed(peppers: tuple[bytes, ...]) -> tuple[hmac.HMAC, ...]:
+    # One HMAC per pepper with the key already absorbed; each digest starts
+    # from a copy, which skips re-deriving the inner and outer pads.
+    return tuple(hmac.new(pepper, digestmod=hashlib.sha256) for pepper in peppers)
+
+
 def digests(value: str) -> list[str]:
-    """The digest under every accepted pepper, current first, for lookup during rotation."""
-    return [digest(value, pepper) for pepper in conf.peppers()]
+    """The digest under every accepted pepper, current first, for lookup during rotation.
+
+    The same as ``[digest(value, pepper) for pepper in conf.peppers()]``.
+    """
+    data = value.encode("utf-8")
+    found = []
+    for keyed in _keyed(conf.current_peppers()):
+        mac = keyed.copy()
+        mac.update(data)
+        found.append(mac.hexdigest())
+    return found
 
 
 def hint(value: str) -> str:

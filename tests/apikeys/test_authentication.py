@@ -1,10 +1,13 @@
 """Authenticating a presented key: outcomes, query counts, last use, pepper rotation."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from django.views.debug import ExceptionReporter
 
+import apikeys
 from apikeys import keys
 from apikeys.authentication import (
     LAST_USED_INTERVAL,
@@ -278,3 +281,39 @@ def test_a_deactivated_owners_keys_stop_at_once(user, make_key, django_assert_nu
     user.is_active = True
     user.save(update_fields=["is_active"])
     assert authenticate(value) is not None
+
+
+# --- error reports ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", [check, authenticate])
+def test_an_error_report_from_inside_the_check_hides_the_key(
+    user, make_key, monkeypatch, settings, entry
+):
+    # What Django's error emails and 500 logs show: every frame's local variables.
+    settings.DEBUG = False
+    _, plaintext = make_key(user)
+
+    def fail(digest_count):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("apikeys.authentication._lookup_sql", fail)
+    with pytest.raises(RuntimeError) as raised:
+        entry(plaintext)
+
+    report = ExceptionReporter(None, raised.type, raised.value, raised.tb)
+    product_frames = [
+        frame
+        for frame in report.get_traceback_frames()
+        if frame["filename"].startswith(str(Path(apikeys.__file__).parent))
+    ]
+    # The frame that held the key is in the report, with its key variables blanked.
+    assert "_check" in [frame["function"] for frame in product_frames]
+    shown = {name: value for frame in product_frames for name, value in frame["vars"]}
+    assert shown["raw_key"] == shown["value"] == "********************"
+    for name, value in shown.items():
+        assert plaintext[4:-6] not in str(value), name  # not even the secret part
+    # The test's own frame holds the key too: it is left out of this look.
+    text = report.get_traceback_text()
+    assert "the database went away" in text
+    assert text.count("********************") >= 2
