@@ -83,50 +83,49 @@ _MALFORMED = Outcome(None, Failure.MALFORMED)
 _UNKNOWN = Outcome(None, Failure.UNKNOWN)
 
 
+# The grant's three JSON columns, read as text: on PostgreSQL a jsonb column would
+# otherwise be decoded into new lists on every check, where text lets
+# _grant decode each distinct grant once per process.
+_GRANT_COLUMNS = ("actions", "package_ids", "globs")
+
+
 @lru_cache(maxsize=4)
-def _lookup_sql(digest_count: int) -> str:
+def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
+    """The lookup for ``digest_count`` candidate digests, and its parameter names."""
     quote = connection.ops.quote_name
-    columns = ", ".join(f"k.{quote(ApiKey._meta.get_field(name).column)}" for name in _COLUMNS)
-    revoked_at = quote(ApiKey._meta.get_field("revoked_at").column)
+
+    def column(name):
+        return f"k.{quote(ApiKey._meta.get_field(name).column)}"
+
+    columns = ", ".join(
+        f"CAST({column(name)} AS text)" if name in _GRANT_COLUMNS else column(name)
+        for name in _COLUMNS
+    )
     user = ApiKey._meta.get_field("owner").related_model._meta
-    owner_column = quote(ApiKey._meta.get_field("owner").column)
     # Named parameters: Django's SQLite wrapper maps them with one string format,
     # where positional ones cost a regex pass over the whole statement per call.
-    placeholders = ", ".join(f"%(d{i})s" for i in range(digest_count))
+    names = tuple(f"d{i}" for i in range(digest_count))
+    placeholders = ", ".join(f"%({name})s" for name in names)
     # Only quoted identifiers from the models' metadata are interpolated; the
     # digests are bound parameters. The join on the owner's primary key lets a
     # deactivated account's keys stop at once, in the same single query.
     # "revoked_at IS NOT NULL": a flag is all the check needs, and it spares
     # converting a timestamp.
-    return (
-        f"SELECT {columns}, k.{revoked_at} IS NOT NULL, "  # noqa: S608
+    sql = (
+        f"SELECT {columns}, {column('revoked_at')} IS NOT NULL, "  # noqa: S608
         f"u.{quote(user.get_field('is_active').column)}, "
         f"u.{quote(user.get_field(user.model.USERNAME_FIELD).column)} "
         f"FROM {quote(ApiKey._meta.db_table)} k "
-        f"JOIN {quote(user.db_table)} u ON u.{quote(user.pk.column)} = k.{owner_column} "
-        f"WHERE k.{quote(ApiKey._meta.get_field('digest').column)} IN ({placeholders})"
+        f"JOIN {quote(user.db_table)} u ON u.{quote(user.pk.column)} = {column('owner')} "
+        f"WHERE {column('digest')} IN ({placeholders})"
     )
-
-
-@lru_cache(maxsize=4)
-def _parameter_names(digest_count: int) -> tuple[str, ...]:
-    return tuple(f"d{i}" for i in range(digest_count))
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return sql, names
 
 
 @lru_cache(maxsize=4096)
-def _grant_from_text(actions: str, package_ids: str, globs: str) -> Grant:
-    return Grant.of(json.loads(actions), json.loads(package_ids), json.loads(globs))
-
-
-def _grant(actions, package_ids, globs) -> Grant:
+def _grant(actions: str, package_ids: str, globs: str) -> Grant:
     # Grants are immutable and keys are reused: decode each distinct JSON text once.
-    if isinstance(actions, str) and isinstance(package_ids, str) and isinstance(globs, str):
-        return _grant_from_text(actions, package_ids, globs)
-    return Grant.of(_json(actions), _json(package_ids), _json(globs))
+    return Grant.of(json.loads(actions), json.loads(package_ids), json.loads(globs))
 
 
 # Every name the key value goes by, here and in the keys module's functions
@@ -155,36 +154,38 @@ def _check(raw_key) -> Outcome:
         return _MALFORMED
     value = parsed.value
     candidates = keys.digests(value)
+    sql, names = _statement(len(candidates))
     with connection.cursor() as cursor:
-        names = _parameter_names(len(candidates))
-        cursor.execute(_lookup_sql(len(candidates)), dict(zip(names, candidates, strict=True)))
+        cursor.execute(sql, dict(zip(names, candidates, strict=True)))
         row = cursor.fetchone()
     if row is None:
         return _UNKNOWN
     (pk, owner_id, stored, actions, package_ids, globs, expires_at, last_used, revoked,
      owner_active, owner_username) = row  # fmt: skip
     # The index found the row; compare again in constant time before trusting it.
-    matched = next((d for d in candidates if hmac.compare_digest(d, stored)), None)
-    if matched is None:
+    for matched in candidates:
+        if hmac.compare_digest(matched, stored):
+            break
+    else:
         return _UNKNOWN
     if revoked:
         return Outcome(None, Failure.REVOKED, pk, keys.hint(value))
     if not owner_active:
         return Outcome(None, Failure.OWNER_INACTIVE, pk, keys.hint(value))
-    # SQLite hands back naive UTC datetimes through a raw cursor, PostgreSQL
-    # aware ones; timezone.now() is aware (USE_TZ).
-    now = timezone.now()
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if expires_at <= now:
+    now = timezone.now()  # aware UTC (USE_TZ)
+    # SQLite hands back naive UTC datetimes through a raw cursor, PostgreSQL aware
+    # ones. Naive ones are compared with a naive now, which costs less than
+    # making each of them aware first.
+    clock = now.replace(tzinfo=None) if expires_at.tzinfo is None else now
+    if expires_at <= clock:
         return Outcome(None, Failure.EXPIRED, pk, keys.hint(value))
     if matched != candidates[0]:
         # Found under a retired pepper: store the digest under the current one.
         ApiKey.objects.filter(pk=pk, digest=stored).update(digest=candidates[0])
-    if last_used is not None and last_used.tzinfo is None:
-        last_used = last_used.replace(tzinfo=UTC)
-    if last_used is None or now - last_used >= LAST_USED_INTERVAL:
+    if last_used is None or clock - last_used >= LAST_USED_INTERVAL:
         _touch(pk, now)
+    if clock is not now:
+        expires_at = expires_at.replace(tzinfo=UTC)
     grant = _grant(actions, package_ids, globs)
     return Outcome(
         AuthenticatedKey(pk, owner_id, owner_username, keys.hint(value), expires_at, grant)

@@ -127,8 +127,7 @@ def parse_globs(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Allowed:
-    def __bool__(self) -> bool:
-        return True
+    """Permission; true, like any object without ``__bool__`` or ``__len__``."""
 
 
 ALLOWED = Allowed()
@@ -154,6 +153,10 @@ class Denied:
 _PUSH_NEW_SCOPES = frozenset({Action.PUSH.value})
 _PUSH_VERSION_SCOPES = frozenset({Action.PUSH.value, Action.PUSH_VERSION.value})
 _UNLIST_SCOPES = frozenset({Action.UNLIST.value})
+# The actions as plain strings: comparing with them spares an enum attribute
+# look-up per comparison on a path every push takes.
+_PUSH = Action.PUSH.value
+_UNLIST = Action.UNLIST.value
 
 
 @dataclass(frozen=True)
@@ -176,9 +179,9 @@ class Grant:
         # Package IDs are ASCII; Unicode case folding would let "\u212a" (Kelvin) be "k".
         if not package_id.isascii():
             return False
-        return package_id.lower() in self.package_ids or any(
-            glob_matches(glob, package_id) for glob in self.globs
-        )
+        if package_id.lower() in self.package_ids:
+            return True
+        return any(glob_matches(glob, package_id) for glob in self.globs) if self.globs else False
 
     def allows(
         self,
@@ -207,21 +210,19 @@ class Grant:
         Scope and ID are checked the same way whether or not the package exists,
         so those two refusals never depend on it.
         """
-        action = str(action)
-        if action == Action.PUSH:
+        if action == _PUSH:
             needed = _PUSH_VERSION_SCOPES if package_exists else _PUSH_NEW_SCOPES
-        elif action == Action.UNLIST:
+        elif action == _UNLIST:
             needed = _UNLIST_SCOPES
         else:
             return Denied(
                 Denied.SCOPE,
                 gettext("“%(action)s” on “%(package_id)s” is not an action API keys grant.")
-                % {"action": action, "package_id": package_id},
+                % {"action": str(action), "package_id": package_id},
             )
-        names = {"package_id": package_id}
 
-        if not self.actions & needed:
-            if action == Action.UNLIST:
+        if self.actions.isdisjoint(needed):
+            if action == _UNLIST:
                 reason = gettext(
                     "Unlisting or relisting “%(package_id)s” needs the package:unlist scope, "
                     "which this API key does not have."
@@ -236,10 +237,10 @@ class Grant:
                     "Pushing the new package “%(package_id)s” needs the package:push scope, "
                     "which this API key does not have."
                 )
-            return Denied(Denied.SCOPE, reason % names)
+            return Denied(Denied.SCOPE, reason % {"package_id": package_id})
 
         if not self.covers(package_id):
-            if action == Action.UNLIST:
+            if action == _UNLIST:
                 reason = gettext(
                     "This API key may not unlist or relist “%(package_id)s”: the ID matches "
                     "none of its packages or glob patterns."
@@ -249,18 +250,18 @@ class Grant:
                     "This API key may not push “%(package_id)s”: the ID matches none of its "
                     "packages or glob patterns."
                 )
-            return Denied(Denied.PACKAGE, reason % names)
+            return Denied(Denied.PACKAGE, reason % {"package_id": package_id})
 
-        if action == Action.PUSH and not package_exists:
+        if action == _PUSH and not package_exists:
             return ALLOWED
         if not package_exists:
             reason = gettext(
                 "There is no package “%(package_id)s” to unlist or relist, so this API "
                 "key's owner does not own it."
             )
-            return Denied(Denied.OWNER, reason % names)
+            return Denied(Denied.OWNER, reason % {"package_id": package_id})
         if not owner_owns_package:
-            if action == Action.UNLIST:
+            if action == _UNLIST:
                 reason = gettext(
                     "This API key's owner does not own “%(package_id)s”, so it may not "
                     "unlist or relist it."
@@ -270,5 +271,5 @@ class Grant:
                     "This API key's owner does not own “%(package_id)s”, so it may not "
                     "push new versions of it."
                 )
-            return Denied(Denied.OWNER, reason % names)
+            return Denied(Denied.OWNER, reason % {"package_id": package_id})
         return ALLOWED

@@ -138,7 +138,7 @@ def measure() -> dict:
 
     # The statement authenticate() itself sends (wider, and joined to the owner):
     # the gap between this row and (c) is ours in Python.
-    own_sql = authentication._lookup_sql(1)
+    own_sql, _ = authentication._statement(1)
 
     def own_select(digest):
         with connection.cursor() as cursor:

@@ -297,7 +297,7 @@ def test_an_error_report_from_inside_the_check_hides_the_key(
     def fail(digest_count):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("apikeys.authentication._lookup_sql", fail)
+    monkeypatch.setattr("apikeys.authentication._statement", fail)
     with pytest.raises(RuntimeError) as raised:
         entry(plaintext)
 
