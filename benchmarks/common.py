@@ -425,7 +425,7 @@ def _keycheck_section(runs: dict) -> list[str]:
         if "own_select" in medians:
             lines.append(
                 f"- {VENDOR_NAMES[vendor]}: the work around the lookup, (c) minus (a'), "
-                f"{us(medians['ours'] - medians['own_select'])} µs; the wider joined SELECT, "
+                f"{us(medians['ours'] - medians['own_select'])} µs; the wider SELECT, "
                 f"(a') minus (a), {us(medians['own_select'] - medians['floor'])} µs."
             )
     hashers = first["hashers"]
@@ -433,7 +433,7 @@ def _keycheck_section(runs: dict) -> list[str]:
         "",
         f"Rows: (a) `{first['floor_sql']}` through a raw cursor, digest precomputed, "
         "with a named parameter as `authenticate` binds them; "
-        "(a') the statement `authenticate` sends (more columns, joined to the owner), "
+        "(a') the statement `authenticate` sends (more columns, and a subquery on the owner), "
         "digest precomputed, so that (c) minus (a') is the work around the lookup; "
         "(b) the floor's lookup as `ApiKey.objects.get(digest=...)`; "
         "(c) `authenticate(value)` then `grant.allows(Action.PUSH, ...)`: parse, checksum, "
