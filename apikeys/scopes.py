@@ -179,9 +179,9 @@ class Grant:
         # Package IDs are ASCII; Unicode case folding would let "\u212a" (Kelvin) be "k".
         if not package_id.isascii():
             return False
-        if package_id.lower() in self.package_ids:
-            return True
-        return any(glob_matches(glob, package_id) for glob in self.globs) if self.globs else False
+        return package_id.lower() in self.package_ids or any(
+            glob_matches(glob, package_id) for glob in self.globs
+        )
 
     def allows(
         self,
@@ -220,6 +220,7 @@ class Grant:
                 gettext("“%(action)s” on “%(package_id)s” is not an action API keys grant.")
                 % {"action": str(action), "package_id": package_id},
             )
+        names = {"package_id": package_id}
 
         if self.actions.isdisjoint(needed):
             if action == _UNLIST:
@@ -237,7 +238,7 @@ class Grant:
                     "Pushing the new package “%(package_id)s” needs the package:push scope, "
                     "which this API key does not have."
                 )
-            return Denied(Denied.SCOPE, reason % {"package_id": package_id})
+            return Denied(Denied.SCOPE, reason % names)
 
         if not self.covers(package_id):
             if action == _UNLIST:
@@ -250,7 +251,7 @@ class Grant:
                     "This API key may not push “%(package_id)s”: the ID matches none of its "
                     "packages or glob patterns."
                 )
-            return Denied(Denied.PACKAGE, reason % {"package_id": package_id})
+            return Denied(Denied.PACKAGE, reason % names)
 
         if action == _PUSH and not package_exists:
             return ALLOWED
@@ -259,7 +260,7 @@ class Grant:
                 "There is no package “%(package_id)s” to unlist or relist, so this API "
                 "key's owner does not own it."
             )
-            return Denied(Denied.OWNER, reason % {"package_id": package_id})
+            return Denied(Denied.OWNER, reason % names)
         if not owner_owns_package:
             if action == _UNLIST:
                 reason = gettext(
@@ -271,5 +272,5 @@ class Grant:
                     "This API key's owner does not own “%(package_id)s”, so it may not "
                     "push new versions of it."
                 )
-            return Denied(Denied.OWNER, reason % {"package_id": package_id})
+            return Denied(Denied.OWNER, reason % names)
         return ALLOWED
