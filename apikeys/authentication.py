@@ -27,18 +27,10 @@ from apikeys.scopes import Grant
 # write; once per key per interval is enough to answer "when was it last used".
 LAST_USED_INTERVAL = timedelta(minutes=5)
 
-# The key's columns the check reads. Not the hint: it is made from the presented
-# value, which is at hand. Not revoked_at either: only whether it is set (below).
-_COLUMNS = (
-    "id",
-    "owner_id",
-    "digest",
-    "actions",
-    "package_ids",
-    "globs",
-    "expires_at",
-    "last_used_at",
-)
+# The key's plain columns the check reads. Not the hint: it is made from the
+# presented value, which is at hand. Not revoked_at either: only whether it is
+# set. The grant and the owner come as one column each (see _statement()).
+_COLUMNS = ("id", "owner_id", "digest", "expires_at", "last_used_at")
 
 
 class Failure(enum.StrEnum):
@@ -84,9 +76,11 @@ _MALFORMED = Outcome(None, Failure.MALFORMED)
 _UNKNOWN = Outcome(None, Failure.UNKNOWN)
 
 
-# The grant's three JSON columns, read as text: on PostgreSQL a jsonb column would
-# otherwise be decoded into new lists on every check, where text lets
-# _grant decode each distinct grant once per process.
+# The grant's three JSON columns, read as one text: each JSON array as text,
+# joined by commas, which is the inside of a JSON array of the three. Text, for
+# on PostgreSQL a jsonb column would be decoded into new lists on every check;
+# one text, for it is then a single key to _grant()'s cache, which decodes each
+# distinct grant once per process.
 _GRANT_COLUMNS = ("actions", "package_ids", "globs")
 
 
@@ -117,8 +111,6 @@ def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
         return f"k.{quote(ApiKey._meta.get_field(name).column)}"
 
     def select(name):
-        if name in _GRANT_COLUMNS:
-            return f"CAST({column(name)} AS text)"
         if sqlite and name in _TIMESTAMP_COLUMNS:
             # sqlite3's PARSE_COLNAMES, which Django turns on, reads the
             # converter's name from the alias.
@@ -126,6 +118,7 @@ def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
         return column(name)
 
     columns = ", ".join(select(name) for name in _COLUMNS)
+    grant = " || ',' || ".join(f"CAST({column(name)} AS text)" for name in _GRANT_COLUMNS)
     user = ApiKey._meta.get_field("owner").related_model._meta
     # Named parameters: Django's SQLite wrapper maps them with one string format,
     # where positional ones cost a regex pass over the whole statement per call.
@@ -149,7 +142,7 @@ def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
     # digests are bound parameters. "revoked_at IS NOT NULL": a flag is all the
     # check needs, and it spares converting a timestamp.
     sql = (
-        f"SELECT {columns}, {column('revoked_at')} IS NOT NULL, {owner} "  # noqa: S608
+        f"SELECT {columns}, {grant}, {column('revoked_at')} IS NOT NULL, {owner} "  # noqa: S608
         f"FROM {quote(ApiKey._meta.db_table)} k "
         f"WHERE {column('digest')} {where}"
     )
@@ -157,14 +150,15 @@ def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=4096)
-def _grant(actions: str, package_ids: str, globs: str) -> Grant:
-    # Grants are immutable and keys are reused: decode each distinct JSON text once.
-    return Grant.of(json.loads(actions), json.loads(package_ids), json.loads(globs))
+def _grant(text: str) -> Grant:
+    # Grants are immutable and keys are reused: decode each distinct text once.
+    actions, package_ids, globs = json.loads(f"[{text}]")
+    return Grant.of(actions, package_ids, globs)
 
 
 # Every name the key value goes by, here and in the keys module's functions
 # below this one: Django hides them in the frames of an error report.
-_SECRET_NAMES = ("raw_key", "raw", "value", "body", "data", "parsed")
+_SECRET_NAMES = ("raw_key", "raw", "value", "body", "data")
 
 
 @sensitive_variables(*_SECRET_NAMES)
@@ -183,10 +177,9 @@ def authenticate(raw_key) -> AuthenticatedKey | None:
 # Called only through check() and authenticate(), whose sensitive_variables
 # marks hide this frame's key value from error reports too.
 def _check(raw_key) -> Outcome:
-    parsed = keys.parse(raw_key)
-    if parsed is None:
+    value = keys.well_formed(raw_key)
+    if value is None:
         return _MALFORMED
-    value = parsed.value
     candidates = keys.digests(value)
     sql, names = _statement(len(candidates))
     with connection.cursor() as cursor:
@@ -194,8 +187,7 @@ def _check(raw_key) -> Outcome:
         row = cursor.fetchone()
     if row is None:
         return _UNKNOWN
-    (pk, owner_id, stored, actions, package_ids, globs, expires_at, last_used, revoked,
-     owner_username) = row  # fmt: skip
+    pk, owner_id, stored, expires_at, last_used, grant_text, revoked, owner_username = row
     # The index found the row; compare again in constant time before trusting it.
     for matched in candidates:
         if hmac.compare_digest(matched, stored):
@@ -214,7 +206,7 @@ def _check(raw_key) -> Outcome:
         ApiKey.objects.filter(pk=pk, digest=stored).update(digest=candidates[0])
     if last_used is None or now - last_used >= LAST_USED_INTERVAL:
         _touch(pk, now)
-    grant = _grant(actions, package_ids, globs)
+    grant = _grant(grant_text)
     return Outcome(
         AuthenticatedKey(pk, owner_id, owner_username, keys.hint(value), expires_at, grant)
     )

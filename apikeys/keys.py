@@ -71,7 +71,14 @@ def generate() -> str:
 
 
 def parse(raw: object) -> ParsedKey | None:
-    """``raw`` as a ParsedKey if it has the key format, else None.
+    """``raw`` as a ParsedKey if it has the key format, else None."""
+    value = well_formed(raw)
+    return None if value is None else ParsedKey(value)
+
+
+def well_formed(raw: object) -> str | None:
+    """``raw`` itself if it has the key format, else None: ``parse`` without the
+    wrapper, for the key check, which runs on every push.
 
     Cheap checks first (type, length, one regex, CRC) so that junk from the network
     costs microseconds and never reaches the database. Nothing is stripped: callers
@@ -84,10 +91,9 @@ def parse(raw: object) -> ParsedKey | None:
         return None
     if _shape(prefix).fullmatch(raw) is None:
         return None
-    body, check = raw[:-CHECKSUM_LENGTH], raw[-CHECKSUM_LENGTH:]
-    if _checksum(body) != check:
+    if _checksum(raw[:-CHECKSUM_LENGTH]) != raw[-CHECKSUM_LENGTH:]:
         return None
-    return ParsedKey(raw)
+    return raw
 
 
 def digest(value: str, pepper: bytes) -> str:
@@ -95,11 +101,31 @@ def digest(value: str, pepper: bytes) -> str:
     return hmac.new(pepper, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+# HMAC's block size and its two pads, as bytes.translate tables that XOR each
+# byte of the padded key with 0x36 (inner) or 0x5C (outer).
+_BLOCK_SIZE = hashlib.sha256().block_size
+_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
 @functools.lru_cache(maxsize=4)
-def _keyed(peppers: tuple[bytes, ...]) -> tuple[hmac.HMAC, ...]:
-    # One HMAC per pepper with the key already absorbed; each digest starts
-    # from a copy, which skips re-deriving the inner and outer pads.
-    return tuple(hmac.new(pepper, digestmod=hashlib.sha256) for pepper in peppers)
+def _keyed(peppers: tuple[bytes, ...]) -> tuple[tuple[object, object], ...]:
+    # HMAC's two padded key blocks, hashed once per pepper (RFC 2104, section 4:
+    # "the intermediate results ... can be precomputed"). Each digest then
+    # starts from copies of those two states: about half the time of copying an
+    # hmac.HMAC object, whose OpenSSL copy re-creates a whole MAC context.
+    # digest() above is the reference; tests hold the two equal.
+    states = []
+    for pepper in peppers:
+        key = hashlib.sha256(pepper).digest() if len(pepper) > _BLOCK_SIZE else pepper
+        key = key.ljust(_BLOCK_SIZE, b"\0")
+        states.append(
+            (
+                hashlib.sha256(key.translate(_INNER_PAD)),
+                hashlib.sha256(key.translate(_OUTER_PAD)),
+            )
+        )
+    return tuple(states)
 
 
 def digests(value: str) -> list[str]:
@@ -109,10 +135,12 @@ def digests(value: str) -> list[str]:
     """
     data = value.encode("utf-8")
     found = []
-    for keyed in _keyed(conf.current_peppers()):
-        mac = keyed.copy()
-        mac.update(data)
-        found.append(mac.hexdigest())
+    for inner_state, outer_state in _keyed(conf.current_peppers()):
+        inner = inner_state.copy()
+        inner.update(data)
+        outer = outer_state.copy()
+        outer.update(inner.digest())
+        found.append(outer.hexdigest())
     return found
 
 

@@ -6,7 +6,7 @@ pass the answers in, so every rule here is a plain function of its arguments.
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from django.core.exceptions import ValidationError
@@ -52,30 +52,46 @@ def validate_glob(text: str) -> None:
         )
 
 
-@functools.lru_cache(maxsize=1024)
-def glob_to_regex(glob: str) -> re.Pattern[str]:
-    """A case-insensitive whole-ID regex for ``glob``; use it with ``fullmatch``.
+# ASCII: under Unicode case folding "K" (Kelvin sign) would match "k".
+_GLOB_FLAGS = re.IGNORECASE | re.ASCII | re.DOTALL
+
+
+def _glob_source(glob: str) -> str:
+    """The regex source for ``glob``, to be used whole (fullmatch) with _GLOB_FLAGS.
 
     Every character but ``*`` is literal (escaped), so even an unvalidated glob
     cannot inject regex syntax.
     """
     pieces = glob.split("*")
     if len(pieces) == 1:
-        source = re.escape(glob)
-    else:
-        first, *middles, last = pieces
-        # Each middle piece is matched at its leftmost place and never revisited
-        # (an atomic group). That is exact for "*"-only globs, and it keeps a
-        # hostile glob such as "*a*a*a…*b" fast: plain ".*" pieces backtrack
-        # exponentially (12 of them against 40 characters already hang).
-        source = (
-            re.escape(first)
-            + "".join(f"(?>.*?{re.escape(piece)})" for piece in middles if piece)
-            + ".*"
-            + re.escape(last)
-        )
-    # ASCII: under Unicode case folding "K" (Kelvin sign) would match "k".
-    return re.compile(source, re.IGNORECASE | re.ASCII | re.DOTALL)
+        return re.escape(glob)
+    first, *middles, last = pieces
+    # Each middle piece is matched at its leftmost place and never revisited
+    # (an atomic group). That is exact for "*"-only globs, and it keeps a
+    # hostile glob such as "*a*a*a…*b" fast: plain ".*" pieces backtrack
+    # exponentially (12 of them against 40 characters already hang).
+    return (
+        re.escape(first)
+        + "".join(f"(?>.*?{re.escape(piece)})" for piece in middles if piece)
+        + ".*"
+        + re.escape(last)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def glob_to_regex(glob: str) -> re.Pattern[str]:
+    """A case-insensitive whole-ID regex for ``glob``; use it with ``fullmatch``."""
+    return re.compile(_glob_source(glob), _GLOB_FLAGS)
+
+
+def globs_to_regex(globs) -> re.Pattern[str] | None:
+    """One whole-ID regex that matches where any of ``globs`` does; None for none.
+
+    Use it with ``fullmatch``, which tries each alternative until one spans the ID.
+    """
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{_glob_source(glob)})" for glob in globs), _GLOB_FLAGS)
 
 
 def glob_matches(glob: str, package_id: str) -> bool:
@@ -166,6 +182,12 @@ class Grant:
     actions: frozenset[str]
     package_ids: frozenset[str]  # lower-cased: IDs compare case-insensitively
     globs: tuple[str, ...]
+    # All the globs as one regex, compiled when the grant is made: covers() then
+    # runs one match however many globs there are, with no per-glob calls.
+    _globs_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_globs_regex", globs_to_regex(self.globs))
 
     @classmethod
     def of(cls, actions=(), package_ids=(), globs=()) -> "Grant":
@@ -179,9 +201,9 @@ class Grant:
         # Package IDs are ASCII; Unicode case folding would let "\u212a" (Kelvin) be "k".
         if not package_id.isascii():
             return False
-        return package_id.lower() in self.package_ids or any(
-            glob_matches(glob, package_id) for glob in self.globs
-        )
+        if package_id.lower() in self.package_ids:
+            return True
+        return self._globs_regex is not None and self._globs_regex.fullmatch(package_id) is not None
 
     def allows(
         self,

@@ -21,6 +21,7 @@ STORED_KEYS = 10_000
 # Timed calls cycle through this many distinct keys, so that they do not all hit
 # one row the database has just cached.
 POOL = 1_000
+STRIDE = STORED_KEYS // POOL
 CALLS = 5_000
 ROUNDS = 10
 WARMUP = 1_000
@@ -88,9 +89,11 @@ def populate() -> list[str]:
                 digest=keys.digests(value)[0],
                 hint=keys.hint(value),
                 actions=[Action.PUSH.value],
-                # Half cover the ID by name, half by glob: Grant.allows takes both paths.
-                package_ids=[PACKAGE_ID] if i % 2 else [],
-                globs=[] if i % 2 else ["Contoso.*"],
+                # Half cover the ID by name, half by glob, so that Grant.allows takes
+                # both paths. Alternated in runs of STRIDE: the timed pool takes every
+                # STRIDE-th value (this is value i + 1), and so alternates too.
+                package_ids=[PACKAGE_ID] if (i + 1) // STRIDE % 2 else [],
+                globs=[] if (i + 1) // STRIDE % 2 else ["Contoso.*"],
                 created_at=now,
                 expires_at=now + timedelta(days=365),
                 expiration_days=365,
@@ -127,7 +130,7 @@ def measure() -> dict:
     from apikeys.models import ApiKey
 
     values = populate()
-    pool = values[:: STORED_KEYS // POOL][:POOL]
+    pool = values[::STRIDE][:POOL]
     # Disjoint from the pool: keys nobody has used yet.
     fresh = values[1::20][:FIRST_USE_CALLS]
     digests = [keys.digests(value)[0] for value in pool]

@@ -7,6 +7,8 @@ the checksum under test is the module's own. The oracle for the checksum is
 independent: it decodes the six check characters and compares them with zlib.
 """
 
+import hashlib
+import hmac
 import re
 import zlib
 from unittest import mock
@@ -209,3 +211,22 @@ def test_pattern_skips_keys_glued_to_word_characters(secret, glued, before):
     value = key_from(secret)
     text = glued + value if before else value + glued
     assert re.search(keys.pattern(), text) is None
+
+
+# --- digests --------------------------------------------------------------------
+
+
+@PROPERTY
+@given(
+    st.lists(st.binary(max_size=200), min_size=1, max_size=3, unique=True),
+    st.text(max_size=80) | secrets_.map(key_from),
+)
+def test_digests_are_hmac_sha256_under_each_pepper(peppers, value):
+    # keys.digests hashes HMAC's padded key blocks once per pepper and resumes
+    # from them; the standard library's hmac is the oracle. Peppers longer than
+    # SHA-256's 64-byte block are hashed first (RFC 2104), so lengths span it.
+    with mock.patch("apikeys.conf.current_peppers", return_value=tuple(peppers)):
+        found = keys.digests(value)
+    assert found == [
+        hmac.new(pepper, value.encode(), hashlib.sha256).hexdigest() for pepper in peppers
+    ]
