@@ -76,13 +76,13 @@ _MALFORMED = Outcome(None, Failure.MALFORMED)
 _UNKNOWN = Outcome(None, Failure.UNKNOWN)
 
 
-# The grant's three JSON columns, read as one text: each JSON array as text,
-# joined by commas, which is the inside of a JSON array of the three. Text, for
-# on PostgreSQL a jsonb column would be decoded into new lists on every check;
-# one text, for it is then a single key to _grant()'s cache, which decodes each
-# distinct grant once per process.
+# The grant's three JSON columns, read as one text: each one's JSON text, joined
+# by commas, which makes the inside of a JSON array of the three (each is a whole
+# JSON value, so no comma inside one can be mistaken for a separator). As text,
+# because PostgreSQL would otherwise decode each jsonb column into new lists on
+# every check; as one text, because it is then a single key to _grant()'s cache,
+# which decodes each distinct grant once per process.
 _GRANT_COLUMNS = ("actions", "package_ids", "globs")
-
 
 # The key's timestamps, which SQLite is asked to hand back aware (below).
 _TIMESTAMP_COLUMNS = ("expires_at", "last_used_at")

@@ -57,6 +57,20 @@ def test_a_valid_key_authenticates_with_its_grant(user, make_package, make_key):
     assert authenticate(plaintext) == authenticated
 
 
+def test_the_grant_is_read_back_whatever_its_stored_json_holds(user, make_key):
+    # The three JSON columns come back as one text, joined by commas: brackets,
+    # commas, quotes and backslashes stored inside them must not move the joins.
+    api_key, plaintext = make_key(user)
+    odd = ['a"],["b', "c\\,d", "[]", "é,ü"]
+    ApiKey.objects.filter(pk=api_key.pk).update(package_ids=odd, globs=list(reversed(odd)))
+
+    grant = authenticate(plaintext).grant
+
+    assert grant.package_ids == frozenset(package_id.lower() for package_id in odd)
+    assert grant.globs == tuple(reversed(odd))
+    assert grant.actions == frozenset({PUSH})
+
+
 MALFORMED = {
     "None": lambda value: None,
     "bytes": lambda value: value.encode(),
