@@ -23,7 +23,7 @@ STORED_KEYS = 10_000
 POOL = 1_000
 STRIDE = STORED_KEYS // POOL
 CALLS = 5_000
-ROUNDS = 10
+ROUNDS = 30
 WARMUP = 1_000
 FIRST_USE_CALLS = 500
 SLOW_HASH_CALLS = 50
@@ -291,7 +291,7 @@ def run(series: list[Series]) -> list[dict]:
                     # A fresh connection: reconnect and re-prepare before timing.
                     for one in group:
                         common.warm_up(one.fn, one.inputs, 10)
-                for one in group:
+                for one in common.in_turn(group, round_number):
                     per_round = one.calls // ROUNDS
                     samples[one.id] += common.sample(
                         one.fn, one.inputs, calls=per_round, start=round_number * per_round

@@ -287,7 +287,7 @@ def _run(series: list[Series]) -> list[dict]:
         common.warm_up(one.fn, one.inputs, one.warmup)
     samples = {one.id: [] for one in fast}
     for round_number in range(ROUNDS):
-        for one in fast:
+        for one in common.in_turn(fast, round_number):
             per_round = one.calls // ROUNDS
             samples[one.id] += common.sample(
                 one.fn, one.inputs, calls=per_round, start=round_number * per_round
@@ -399,7 +399,8 @@ def scaling() -> dict:
         samples = {"ours": [], "floor": []}
         for round_number in range(ROUNDS):
             per_round = SCALE_CALLS // ROUNDS
-            for name, fn, inputs in (("ours", ours, pool), ("floor", floor, ids)):
+            turns = [("ours", ours, pool), ("floor", floor, ids)]
+            for name, fn, inputs in common.in_turn(turns, round_number):
                 samples[name] += common.sample(
                     fn, inputs, calls=per_round, start=round_number * per_round
                 )

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shlex
 import sqlite3
 import sys
@@ -142,6 +143,17 @@ def sample(fn, inputs: list, *, calls: int, start: int = 0) -> list[int]:
         fn(item)
         samples.append(clock() - begin)
     return samples
+
+
+def in_turn(series: list, round_number: int) -> list:
+    """The order in which ``series`` take turns in round ``round_number``.
+
+    Shuffled afresh each round, seeded by the round so that reruns repeat it:
+    what one series leaves behind (in the CPU caches, the allocator, the
+    database's page cache) weighs on the next, and a fixed order would make
+    the same series always pay for the same neighbour.
+    """
+    return random.Random(round_number).sample(series, len(series))  # noqa: S311 (not a secret)
 
 
 def summarize(samples: list[int]) -> Timing:
@@ -382,7 +394,8 @@ def _keycheck_section(runs: dict) -> list[str]:
         f"{first['stored_keys']:,} stored keys. Timed calls cycle through "
         f"{first['pool']:,} of them; medians and p99s are per call, timed one call at a "
         "time with `time.perf_counter_ns` after a warm-up, the fast rows taking turns in "
-        f"{first['rounds']} rounds so that other load weighs on them alike. Queries and "
+        f"{first['rounds']} rounds, in an order shuffled each round, so that other load, "
+        "and what each row leaves behind for the next, weighs on them alike. Queries and "
         "writes (INSERT/UPDATE/DELETE) per call come from a separate batch under "
         "`CaptureQueriesContext`. “x floor” divides a row's median by the floor's "
         "(the prepared rows by the prepared floor's).",
@@ -719,7 +732,8 @@ def _peers_section(runs: dict) -> list[str]:
         f"peers' apps, from the `bench` extra: {versions}). {first['stored_keys']:,} stored "
         "keys of each kind in one database; each row's timed calls cycle through up to "
         f"{first['pool']:,} of its keys, the fast rows taking turns in {first['rounds']} "
-        "rounds after a warm-up; medians per call; queries per call counted separately. "
+        "rounds (in an order shuffled each round) after a warm-up; medians per call; "
+        "queries per call counted separately. "
         "“x ours” divides a row's median by ours.",
         "",
     ]
