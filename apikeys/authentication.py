@@ -111,11 +111,17 @@ def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
     def select(name):
         if sqlite and name in _TIMESTAMP_COLUMNS:
             # An expression has no declared type, so no converter runs on it.
+            return f"CAST({column(name)} AS text) AS {name}"
+        return column(name)
+
+    def as_text(name):
+        # SQLite keeps JSON as text already; PostgreSQL's jsonb needs the cast.
+        if connection.features.has_native_json_field:
             return f"CAST({column(name)} AS text)"
         return column(name)
 
     columns = ", ".join(select(name) for name in _COLUMNS)
-    grant = " || ',' || ".join(f"CAST({column(name)} AS text)" for name in _GRANT_COLUMNS)
+    grant = " || ',' || ".join(as_text(name) for name in _GRANT_COLUMNS)
     user = ApiKey._meta.get_field("owner").related_model._meta
     # Named parameters: Django's SQLite wrapper maps them with one string format,
     # where positional ones cost a regex pass over the whole statement per call.
@@ -137,9 +143,12 @@ def _statement(digest_count: int) -> tuple[str, tuple[str, ...]]:
     )
     # Only quoted identifiers from the models' metadata are interpolated; the
     # digests are bound parameters. "revoked_at IS NOT NULL": a flag is all the
-    # check needs, and it spares converting a timestamp.
+    # check needs, and it spares converting a timestamp. Short aliases for the
+    # expressions: sqlite3 builds each column's name as a string on every
+    # execute, and an expression's name is its whole text.
     sql = (
-        f"SELECT {columns}, {grant}, {column('revoked_at')} IS NOT NULL, {owner} "  # noqa: S608
+        f"SELECT {columns}, {grant} AS grant_text, "  # noqa: S608
+        f"{column('revoked_at')} IS NOT NULL AS revoked, {owner} AS username "
         f"FROM {quote(ApiKey._meta.db_table)} k "
         f"WHERE {column('digest')} {where}"
     )
