@@ -84,10 +84,12 @@ def glob_to_regex(glob: str) -> re.Pattern[str]:
     return re.compile(_glob_source(glob), _GLOB_FLAGS)
 
 
-def globs_to_regex(globs) -> re.Pattern[str] | None:
+@functools.lru_cache(maxsize=1024)
+def globs_to_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
     """One whole-ID regex that matches where any of ``globs`` does; None for none.
 
     Use it with ``fullmatch``, which tries each alternative until one spans the ID.
+    Cached: a page that builds the grants of many keys compiles each set once.
     """
     if not globs:
         return None
@@ -187,7 +189,7 @@ class Grant:
     _globs_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_globs_regex", globs_to_regex(self.globs))
+        object.__setattr__(self, "_globs_regex", globs_to_regex(tuple(self.globs)))
 
     @classmethod
     def of(cls, actions=(), package_ids=(), globs=()) -> "Grant":
