@@ -37,3 +37,13 @@ def note_failure(ip: str | None) -> None:
         cache.incr(key)
     except ValueError:  # expired between the two calls
         cache.add(key, 1, timeout=_window() + 1)
+
+
+def first_over_limit(ip: str | None) -> bool:
+    """True for the first call in the current window, False for the rest.
+
+    For the failures of an address already over the limit: the first is
+    audited, the others only refused, so that a flood cannot fill the log.
+    """
+    # add() is atomic in Redis and in the local memory cache: one caller wins.
+    return cache.add(_key(ip, time.time()) + ":audited", 1, timeout=_window() + 1)

@@ -86,18 +86,29 @@ def _authenticate(request):
         return outcome.key, None
     ip = client_ip(request)
     wait = ratelimit.retry_after(ip)
-    if wait and outcome.failure == Failure.MALFORMED:
-        # Over the limit and not even well-formed: refuse without a write.
+    if wait:
+        # Over the limit: the window's count is already past it, and of the
+        # failures from here on only the first well-formed one is audited. One
+        # row each would let a flood of made-up keys fill the audit log.
+        if outcome.failure != Failure.MALFORMED and ratelimit.first_over_limit(ip):
+            _record_failure(request, outcome, rate_limited=True)
         return None, _answer(429, "Too many failed API key attempts.", Retry_After=str(wait))
     ratelimit.note_failure(ip)
+    _record_failure(request, outcome)
+    return None, _answer(403, FORBIDDEN)
+
+
+def _record_failure(request, outcome, **details) -> None:
     record(
         EventKind.API_KEY_AUTH_FAILED,
         request=request,
-        details={"failure": str(outcome.failure), "key_id": outcome.key_id, "hint": outcome.hint},
+        details={
+            "failure": str(outcome.failure),
+            "key_id": outcome.key_id,
+            "hint": outcome.hint,
+            **details,
+        },
     )
-    if wait:
-        return None, _answer(429, "Too many failed API key attempts.", Retry_After=str(wait))
-    return None, _answer(403, FORBIDDEN)
 
 
 def _refused_package(request, key, code: str, reason: str, package_id="", version=""):

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apikeys import keys
 from apikeys.models import ApiKey
 from apikeys.services import api_key_revoke
-from audit.models import Event
+from audit.models import Event, EventKind
 from packages.models import Package, PackageVersion
 from tests.nupkgs import make_nupkg
 
@@ -298,3 +299,25 @@ class TestRateLimit:
         assert int(limited["Retry-After"]) >= 1
         # A valid key from the same address is not slowed by those failures.
         assert push(make_nupkg(), value).status_code == 201
+
+    def test_over_the_limit_only_the_first_failure_is_audited(
+        self, push, settings, owner, make_key, django_assert_num_queries
+    ):
+        settings.FEED_AUTH_FAILURE_LIMIT = 3
+        revoked, value = make_key(owner)
+        api_key_revoke(api_key=revoked, actor=owner)
+        unknown = [keys.generate() for _ in range(7)]
+        statuses = [push(make_nupkg(), key).status_code for key in unknown]
+        assert statuses == [403] * 3 + [429] * 4
+        failed = Event.objects.filter(kind=EventKind.API_KEY_AUTH_FAILED).order_by("pk")
+        assert [event.details.get("rate_limited", False) for event in failed] == [
+            False,
+            False,
+            False,
+            True,
+        ]
+        # Beyond that, a failure costs the key lookup and nothing else: no write,
+        # even for a key that exists (here a revoked one).
+        with django_assert_num_queries(1):
+            assert push(make_nupkg(), value).status_code == 429
+        assert failed.count() == 4
