@@ -85,6 +85,15 @@ class ClientRun:
     def __str__(self):
         return f"$ {' '.join(self.command)}\nexit code {self.code}\n{self.output}"
 
+    @property
+    def runtime_crashed(self) -> bool:
+        """Mono itself died of a signal, with its crash report: not the client's verdict.
+
+        Mono aborts now and then under heavy load, in its own runtime, after the
+        client's request has gone out; what the client would have printed is lost.
+        """
+        return self.code < 0 and "while executing native code" in self.output
+
 
 def _run_client(command: list[str], *, cwd: Path, home: Path) -> ClientRun:
     done = subprocess.run(
