@@ -163,8 +163,9 @@ def _grant(text: str) -> Grant:
 
 
 # Every name the key value goes by, here and in the keys module's functions
-# below this one: Django hides them in the frames of an error report.
-_SECRET_NAMES = ("raw_key", "raw", "value", "body", "data")
+# below this one, and the pepper's in keys._keyed() on its first call: Django
+# hides them in the frames of an error report.
+_SECRET_NAMES = ("raw_key", "raw", "value", "body", "data", "pepper", "key")
 
 
 @sensitive_variables(*_SECRET_NAMES)

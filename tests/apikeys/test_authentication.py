@@ -331,3 +331,23 @@ def test_an_error_report_from_inside_the_check_hides_the_key(
     text = report.get_traceback_text()
     assert "the database went away" in text
     assert text.count("********************") >= 2
+
+
+def test_an_error_report_from_the_pepper_setup_hides_the_pepper(
+    user, make_key, monkeypatch, settings
+):
+    # keys._keyed() pads the pepper on its first call; a failure there must not
+    # put the pepper, or the padded key made of it, in an error report.
+    settings.DEBUG = False
+    settings.APIKEYS_PEPPER = "a-pepper-nobody-may-read"
+    _, plaintext = make_key(user)
+    keys._keyed.cache_clear()
+    monkeypatch.setattr(keys, "_INNER_PAD", b"too short for a translation table")
+    with pytest.raises(ValueError) as raised:
+        check(plaintext)
+    keys._keyed.cache_clear()
+
+    report = ExceptionReporter(None, raised.type, raised.value, raised.tb)
+    frames = {frame["function"]: dict(frame["vars"]) for frame in report.get_traceback_frames()}
+    assert frames["_keyed"]["pepper"] == frames["_keyed"]["key"] == "********************"
+    assert "a-pepper-nobody-may-read" not in report.get_traceback_text()
