@@ -79,14 +79,9 @@ def _glob_source(glob: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def glob_to_regex(glob: str) -> re.Pattern[str]:
-    """A case-insensitive whole-ID regex for ``glob``; use it with ``fullmatch``."""
-    return re.compile(_glob_source(glob), _GLOB_FLAGS)
-
-
-@functools.lru_cache(maxsize=1024)
 def globs_to_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One whole-ID regex that matches where any of ``globs`` does; None for none.
+    """One case-insensitive whole-ID regex that matches where any of ``globs``
+    does; None for none.
 
     Use it with ``fullmatch``, which tries each alternative until one spans the ID.
     Cached: a page that builds the grants of many keys compiles each set once.
@@ -97,7 +92,7 @@ def globs_to_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 def glob_matches(glob: str, package_id: str) -> bool:
-    return glob_to_regex(glob).fullmatch(package_id) is not None
+    return globs_to_regex((glob,)).fullmatch(package_id) is not None
 
 
 def _first_of_each(globs) -> list[str]:

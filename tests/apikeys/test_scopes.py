@@ -75,8 +75,8 @@ def test_glob_matching_table(glob, package_id, expected):
 
 
 def test_glob_regex_is_cached_and_case_insensitive():
-    assert scopes.glob_to_regex("Contoso*") is scopes.glob_to_regex("Contoso*")
-    assert scopes.glob_to_regex("Contoso*").fullmatch("CONTOSO.X")
+    assert scopes.globs_to_regex(("Contoso*",)) is scopes.globs_to_regex(("Contoso*",))
+    assert scopes.globs_to_regex(("Contoso*",)).fullmatch("CONTOSO.X")
 
 
 def test_glob_regex_treats_other_regex_syntax_literally():

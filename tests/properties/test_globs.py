@@ -1,6 +1,6 @@
 """Properties of package globs (apikeys/scopes.py) against a reference matcher.
 
-scopes.glob_to_regex builds an atomic-group regex for speed; the reference below
+scopes.globs_to_regex builds an atomic-group regex for speed; the reference below
 is the textbook dynamic program, slow and obviously right. tests/apikeys/
 test_scopes.py compares every short glob over a tiny alphabet with fnmatch; here
 Hypothesis looks for longer disagreements, regex metacharacters included.
