@@ -163,9 +163,13 @@ def _grant(text: str) -> Grant:
 
 
 # Every name the key value goes by, here and in the keys module's functions
-# below this one, and the pepper's in keys._keyed() on its first call: Django
-# hides them in the frames of an error report.
-_SECRET_NAMES = ("raw_key", "raw", "value", "body", "data", "pepper", "key")
+# below this one, and the names the peppers go by in conf.current_peppers() and
+# keys._keyed() on their first call: Django hides them in the frames of an
+# error report.
+_SECRET_NAMES = (
+    *("raw_key", "raw", "value", "body", "data"),
+    *("current", "found", "secret_key", "pepper", "key"),
+)
 
 
 @sensitive_variables(*_SECRET_NAMES)

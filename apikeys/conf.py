@@ -7,7 +7,6 @@ derive from changes (Django's ``setting_changed`` signal, which the test tools'
 setting overrides send): a key check does not re-read and re-validate settings.
 """
 
-import functools
 import hashlib
 import hmac
 import re
@@ -67,7 +66,6 @@ def prefix() -> str:
     return value
 
 
-@functools.lru_cache(maxsize=32)
 def _derive_pepper(secret_key: str | bytes) -> bytes:
     return hmac.new(force_bytes(secret_key), _PEPPER_LABEL, hashlib.sha256).digest()
 
@@ -83,26 +81,18 @@ def current_peppers() -> tuple[bytes, ...]:
         return _found["peppers"]
     except KeyError:
         pass
+    current = getattr(settings, "APIKEYS_PEPPER", None)
     fallbacks = getattr(settings, "APIKEYS_PEPPER_FALLBACKS", None)
-    found = _peppers(
-        getattr(settings, "APIKEYS_PEPPER", None),
-        None if fallbacks is None else tuple(fallbacks),
-        settings.SECRET_KEY,
-        tuple(settings.SECRET_KEY_FALLBACKS),
-    )
-    _found["peppers"] = found
-    return found
-
-
-def _peppers(current, fallbacks, secret_key, secret_key_fallbacks) -> tuple[bytes, ...]:
     # An empty pepper would silently turn the keyed digest into a plain one: treat as unset.
-    found = [force_bytes(current) if current else _derive_pepper(secret_key)]
+    found = [force_bytes(current) if current else _derive_pepper(settings.SECRET_KEY)]
     if fallbacks is None:
-        found += [_derive_pepper(key) for key in secret_key_fallbacks]
+        found += [_derive_pepper(key) for key in settings.SECRET_KEY_FALLBACKS]
     else:
         found += [force_bytes(pepper) for pepper in fallbacks if pepper]
     # A fallback equal to the current pepper would only cost a second lookup.
-    return tuple(dict.fromkeys(found))
+    found = tuple(dict.fromkeys(found))
+    _found["peppers"] = found
+    return found
 
 
 def _positive_int(name: str, default: int) -> int:

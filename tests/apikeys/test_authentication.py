@@ -351,3 +351,27 @@ def test_an_error_report_from_the_pepper_setup_hides_the_pepper(
     frames = {frame["function"]: dict(frame["vars"]) for frame in report.get_traceback_frames()}
     assert frames["_keyed"]["pepper"] == frames["_keyed"]["key"] == "********************"
     assert "a-pepper-nobody-may-read" not in report.get_traceback_text()
+
+
+def test_an_error_report_from_reading_the_peppers_hides_them(user, make_key, settings):
+    # conf.current_peppers() reads the pepper settings on the first check after
+    # they change; a failure there must not put them in an error report.
+    settings.DEBUG = False
+    _, plaintext = make_key(user)
+
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("a fallback that is not text")
+
+    settings.APIKEYS_PEPPER = "a-pepper-nobody-may-read"
+    settings.APIKEYS_PEPPER_FALLBACKS = ["an-old-pepper-nobody-may-read", Unprintable()]
+    with pytest.raises(RuntimeError) as raised:
+        check(plaintext)
+
+    report = ExceptionReporter(None, raised.type, raised.value, raised.tb)
+    frames = {frame["function"]: dict(frame["vars"]) for frame in report.get_traceback_frames()}
+    hidden = frames["current_peppers"]
+    assert hidden["current"] == hidden["found"] == "********************"
+    text = report.get_traceback_text()
+    assert "a fallback that is not text" in text
+    assert "nobody-may-read" not in text
