@@ -7,8 +7,6 @@ a reason the owner is told, and revoke keys that leaked from pasted values on th
 "Revoke leaked API keys" page.
 """
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -28,11 +26,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from apikeys import leaks
-from apikeys.models import ApiKey, RevocationSource
+from apikeys.models import EXPIRY_WARNING, ApiKey, RevocationSource
 from apikeys.scopes import Action
 from apikeys.services import api_key_revoke
 
-EXPIRING_SOON_DAYS = 10
 # The list shows this many package IDs and globs per key, then "(+n more)".
 SUBJECTS_SHOWN = 3
 # The leaked-keys page takes this many values at a time: one lookup query for all.
@@ -83,14 +80,12 @@ class ExpiringSoonFilter(admin.SimpleListFilter):
     parameter_name = "expiring"
 
     def lookups(self, request, model_admin):
-        return [("soon", _("Within %(days)d days") % {"days": EXPIRING_SOON_DAYS})]
+        return [("soon", _("Within %(days)d days") % {"days": EXPIRY_WARNING.days})]
 
     def queryset(self, request, queryset):
         if self.value() == "soon":
             now = _now()
-            return queryset.active(now).filter(
-                expires_at__lte=now + timedelta(days=EXPIRING_SOON_DAYS)
-            )
+            return queryset.active(now).filter(expires_at__lte=now + EXPIRY_WARNING)
         return queryset
 
 

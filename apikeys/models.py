@@ -12,6 +12,22 @@ from apikeys import conf
 from apikeys.scopes import Action, Grant, validate_glob
 from packages import ids
 
+# A key this close to its expiry is "expiring soon": the push warning, the expiry
+# notice email and the admin's filter all use it.
+EXPIRY_WARNING = timedelta(days=10)
+
+
+def days_left(expires_at, now=None) -> int:
+    """Whole days until ``expires_at``, rounding up: a key expiring in 3 hours has 1
+    day left, an expired one 0."""
+    remaining = expires_at - (now or timezone.now())
+    return max(0, -(-remaining // timedelta(days=1)))
+
+
+def expires_soon(expires_at, now=None) -> bool:
+    """True from ``EXPIRY_WARNING`` before ``expires_at`` on, expired keys included."""
+    return expires_at - (now or timezone.now()) <= EXPIRY_WARNING
+
 
 class RevocationSource(models.TextChoices):
     USER = "user", _("Revoked by its owner")
@@ -133,8 +149,7 @@ class ApiKey(models.Model):
 
     def days_left(self, now=None) -> int:
         """Whole days until expiry, rounding up: a key expiring in 3 hours has 1 day left."""
-        remaining = self.expires_at - (now or timezone.now())
-        return max(0, -(-remaining // timedelta(days=1)))
+        return days_left(self.expires_at, now)
 
     def status_label(self, now=None) -> str:
         if self.is_revoked:

@@ -1,4 +1,4 @@
-"""Expiry notices: "about to expire" ten days ahead, then "has expired", once each.
+"""Expiry notices: "about to expire" ``EXPIRY_WARNING`` ahead, then "has expired", once each.
 
 ``send_expiry_notices()`` is run from cron (``manage.py send_key_expiry_notices``).
 It sends one email per user, listing every key of theirs that is due, and marks
@@ -37,7 +37,7 @@ it, at most about ``EMAIL_TIMEOUT``.
 
 Which keys are due:
 
-- "about to expire": not revoked, expiring within ``EXPIRING_WITHIN`` from now,
+- "about to expire": not revoked, expiring within ``EXPIRY_WARNING`` from now,
   and ``expiring_notice_for`` is not this expiry date;
 - "has expired": not revoked, expired, and ``expired_notice_for`` is not this
   expiry date. A key already expired when first seen gets only this one.
@@ -53,7 +53,6 @@ Which keys are due:
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -63,13 +62,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from apikeys.emails import recipient_language
-from apikeys.models import ApiKey
+from apikeys.models import EXPIRY_WARNING, ApiKey
 from audit.events import record
 from audit.models import EventKind
 
 logger = logging.getLogger(__name__)
-
-EXPIRING_WITHIN = timedelta(days=10)
 
 EXPIRING = "expiring"
 EXPIRED = "expired"
@@ -93,7 +90,7 @@ def _not_notified(field: str) -> Q:
 
 
 def _due(now):
-    expiring = Q(expires_at__gt=now, expires_at__lte=now + EXPIRING_WITHIN) & _not_notified(
+    expiring = Q(expires_at__gt=now, expires_at__lte=now + EXPIRY_WARNING) & _not_notified(
         "expiring_notice_for"
     )
     expired = Q(expires_at__lte=now) & _not_notified("expired_notice_for")

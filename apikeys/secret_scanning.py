@@ -47,13 +47,18 @@ from django.views.decorators.http import require_POST
 
 from apikeys import leaks
 from apikeys.models import RevocationSource
-from audit.events import record
+from audit.events import client_ip, record
 from audit.models import EventKind
+from audit.ratelimit import Limiter
 
 logger = logging.getLogger(__name__)
 
 # GitHub sends batches of matches; 5 MB holds tens of thousands of them.
 DEFAULT_MAX_BODY_SIZE = 5 * 1024 * 1024
+# GitHub's own requests are not refused; whoever is, is refused this often per
+# address and window before getting 429s (and only the first of those is audited).
+DEFAULT_REFUSAL_LIMIT = 10
+DEFAULT_REFUSAL_WINDOW = 60
 KEY_ID_HEADER = "Github-Public-Key-Identifier"
 SIGNATURE_HEADER = "Github-Public-Key-Signature"
 TRUE_POSITIVE = "true_positive"
@@ -103,6 +108,14 @@ def keys_file() -> str:
 
 def max_body_size() -> int:
     return getattr(settings, "SECRET_SCANNING_MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE)
+
+
+def refusal_limiter() -> Limiter:
+    return Limiter(
+        "secret-scanning:refusals",
+        getattr(settings, "SECRET_SCANNING_REFUSAL_LIMIT", DEFAULT_REFUSAL_LIMIT),
+        getattr(settings, "SECRET_SCANNING_REFUSAL_WINDOW", DEFAULT_REFUSAL_WINDOW),
+    )
 
 
 # --- GitHub's public keys ----------------------------------------------------
@@ -199,7 +212,9 @@ def parse_report(body: bytes) -> list[Match]:
     malformed = Refusal("malformed", 400, "malformed")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: arrays nested thousands deep ("[[[[..."), which no
+        # report of GitHub's is.
         raise malformed from None
     if not isinstance(data, list):
         raise malformed
@@ -266,9 +281,26 @@ def handle_report(matches: list[Match], *, key_identifier: str, request=None) ->
 
 
 def _refuse(request, refusal: Refusal, key_identifier: str = "") -> HttpResponse:
+    """Answer a refusal and audit it, or, from an address over the refusal limit,
+    answer 429 and audit only the first such refusal of the window: every
+    refusal writing a row would let anyone fill the audit log."""
     details = {"reason": refusal.reason}
     if key_identifier:
         details["key_identifier"] = key_identifier[:_DETAIL_MAX]
+    ip = client_ip(request)
+    limiter = refusal_limiter()
+    wait = limiter.retry_after(ip)
+    if wait:
+        if limiter.first_over_limit(ip):
+            record(
+                EventKind.SECRET_SCANNING_REFUSED,
+                request=request,
+                details={**details, "rate_limited": True},
+            )
+        response = JsonResponse({"error": "too_many_requests"}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    limiter.note_failure(ip)
     record(EventKind.SECRET_SCANNING_REFUSED, request=request, details=details)
     logger.warning("secret scanning report refused: %s", refusal.reason)
     return JsonResponse({"error": refusal.error}, status=refusal.status)

@@ -193,24 +193,41 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
 
 # --- API keys ---------------------------------------------------------------
-# Defaults live in apikeys/conf.py; these only pass the environment through.
+# Defaults live in apikeys/conf.py (and apikeys/secret_scanning.py); a variable
+# that is set is passed through, one that is not leaves the app's default in charge.
+# Unset peppers are derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
 
-APIKEYS_PREFIX = env_str("APIKEYS_PREFIX", "ngk_")
-APIKEYS_MAX_EXPIRATION_DAYS = env_int("APIKEYS_MAX_EXPIRATION_DAYS", 365)
-# None: derived from SECRET_KEY / SECRET_KEY_FALLBACKS (see apikeys/conf.py).
-APIKEYS_PEPPER = env_str("APIKEYS_PEPPER") or None
-APIKEYS_PEPPER_FALLBACKS = (
-    env_list("APIKEYS_PEPPER_FALLBACKS", []) if env_str("APIKEYS_PEPPER_FALLBACKS") else None
-)
+if env_str("APIKEYS_PREFIX"):
+    APIKEYS_PREFIX = env_str("APIKEYS_PREFIX")
+if env_str("APIKEYS_MAX_EXPIRATION_DAYS"):
+    APIKEYS_MAX_EXPIRATION_DAYS = env_int("APIKEYS_MAX_EXPIRATION_DAYS", 0)
+if env_str("APIKEYS_PEPPER"):
+    APIKEYS_PEPPER = env_str("APIKEYS_PEPPER")
+if env_str("APIKEYS_PEPPER_FALLBACKS"):
+    APIKEYS_PEPPER_FALLBACKS = env_list("APIKEYS_PEPPER_FALLBACKS", [])
 
 # GitHub's secret scanning public keys (README: "GitHub secret scanning").
 # Unset: the endpoint answers 503.
-SECRET_SCANNING_GITHUB_KEYS_FILE = env_str("SECRET_SCANNING_GITHUB_KEYS_FILE", "")
-SECRET_SCANNING_MAX_BODY_SIZE = env_int("SECRET_SCANNING_MAX_BODY_SIZE", 5 * 1024 * 1024)
+if env_str("SECRET_SCANNING_GITHUB_KEYS_FILE"):
+    SECRET_SCANNING_GITHUB_KEYS_FILE = env_str("SECRET_SCANNING_GITHUB_KEYS_FILE")
+if env_str("SECRET_SCANNING_MAX_BODY_SIZE"):
+    SECRET_SCANNING_MAX_BODY_SIZE = env_int("SECRET_SCANNING_MAX_BODY_SIZE", 0)
+# Refused reports per client address and window; defaults in apikeys/secret_scanning.py.
+if env_str("SECRET_SCANNING_REFUSAL_LIMIT"):
+    SECRET_SCANNING_REFUSAL_LIMIT = env_int("SECRET_SCANNING_REFUSAL_LIMIT", 0)
+if env_str("SECRET_SCANNING_REFUSAL_WINDOW"):
+    SECRET_SCANNING_REFUSAL_WINDOW = env_int("SECRET_SCANNING_REFUSAL_WINDOW", 0)
 
 # --- Packages and the publish endpoint ----------------------------------------
+# Defaults live in packages/conf.py and feed/conf.py; a variable that is set is
+# passed through, one that is not leaves the app's default in charge.
 
-PACKAGES_MAX_SIZE = env_int("PACKAGES_MAX_SIZE", 250 * 1024 * 1024)
+if env_str("PACKAGES_MAX_SIZE"):
+    PACKAGES_MAX_SIZE = env_int("PACKAGES_MAX_SIZE", 0)
+if env_str("PACKAGES_MAX_UNCOMPRESSED_SIZE"):
+    PACKAGES_MAX_UNCOMPRESSED_SIZE = env_int("PACKAGES_MAX_UNCOMPRESSED_SIZE", 0)
+if env_str("PACKAGES_MAX_ENTRIES"):
+    PACKAGES_MAX_ENTRIES = env_int("PACKAGES_MAX_ENTRIES", 0)
 FEED_AUTH_FAILURE_LIMIT = env_int("FEED_AUTH_FAILURE_LIMIT", 10)
 FEED_AUTH_FAILURE_WINDOW = env_int("FEED_AUTH_FAILURE_WINDOW", 60)
 

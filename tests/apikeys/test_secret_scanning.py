@@ -409,6 +409,69 @@ def test_reports_larger_than_djangos_form_limit_are_read(post, settings):
     assert post(body).status_code == 200
 
 
+def test_arrays_nested_a_hundred_thousand_deep_are_a_400(post):
+    depth = 100_000
+    response = post(b"[" * depth + b"]" * depth)
+    assert refused_reason(response, status=400) == "malformed"
+    assert response.json() == {"error": "malformed"}
+
+
+# --- Floods of refusals --------------------------------------------------------------
+
+
+def bad_signature(post, **headers):
+    return post(b"[]", signature="AAAA", **headers)
+
+
+def test_refusals_beyond_the_limit_are_429_and_only_the_first_is_audited(post, settings):
+    settings.SECRET_SCANNING_REFUSAL_LIMIT = 3
+    responses = [bad_signature(post) for _ in range(7)]
+    assert [r.status_code for r in responses] == [401] * 3 + [429] * 4
+    assert all(int(r["Retry-After"]) >= 1 for r in responses[3:])
+    assert responses[3].json() == {"error": "too_many_requests"}
+    refused = events(EventKind.SECRET_SCANNING_REFUSED)
+    assert [e.details.get("rate_limited", False) for e in refused] == [False] * 3 + [True]
+    assert refused[-1].details["reason"] == "bad_signature"
+
+
+def test_every_kind_of_refusal_counts(post, settings):
+    settings.SECRET_SCANNING_REFUSAL_LIMIT = 3
+    settings.SECRET_SCANNING_MAX_BODY_SIZE = 10
+    statuses = [
+        post(b"[" + b" " * 20 + b"]").status_code,
+        post(b"[]", key_id="0" * 64).status_code,
+        post(b"not json").status_code,
+        post(b"[]", signature="AAAA").status_code,
+    ]
+    assert statuses == [413, 401, 400, 429]
+
+
+def test_the_default_limit_is_ten_refusals_a_minute(post):
+    statuses = [bad_signature(post).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    assert secret_scanning.refusal_limiter().window == 60
+
+
+def test_the_limit_is_per_address(post, settings):
+    settings.SECRET_SCANNING_REFUSAL_LIMIT = 2
+    assert [bad_signature(post).status_code for _ in range(3)] == [401, 401, 429]
+    assert bad_signature(post, client=Client(REMOTE_ADDR="192.0.2.7")).status_code == 401
+
+
+def test_a_signed_report_goes_through_from_an_address_over_the_limit(post, settings, live_key):
+    settings.SECRET_SCANNING_REFUSAL_LIMIT = 2
+    assert [bad_signature(post).status_code for _ in range(3)] == [401, 401, 429]
+    response = post(report([match(live_key[1])]))
+    assert response.status_code == 200
+    assert response.json()[0]["label"] == "true_positive"
+
+
+def test_a_long_user_agent_is_cut_short_in_the_audit_log(post):
+    bad_signature(post, client=Client(HTTP_USER_AGENT="x" * 500))
+    (event,) = events(EventKind.SECRET_SCANNING_REFUSED)
+    assert event.user_agent == "x" * 256
+
+
 # --- A big batch --------------------------------------------------------------------
 
 

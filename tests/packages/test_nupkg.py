@@ -1,8 +1,11 @@
 """Reading a .nupkg: the metadata it yields, every refusal, and hostile bytes."""
 
 import io
+import os
 import random
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
 
@@ -22,6 +25,7 @@ from tests.nupkgs import (
     nuspec_xml,
     write_nupkg,
 )
+from tests.servers import ROOT
 
 
 def read_bytes(data: bytes) -> PackageMetadata:
@@ -705,3 +709,20 @@ def test_near_xml_nuspecs_never_raise_anything_else(noise):
     _read_or_refuse(
         make_nupkg(nuspec=nuspec_xml(description="x").replace(">x<", ">" + noise + "<"))
     )
+
+
+@pytest.mark.parametrize("variable", ["PACKAGES_MAX_SIZE", "PACKAGES_MAX_ENTRIES"])
+def test_settings_pass_a_limit_through_only_when_its_variable_is_set(variable):
+    # The default lives in packages/conf.py alone: unset, portal.settings has no value.
+    script = f"import portal.settings as s; print(getattr(s, {variable!r}, 'unset'))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKAGES_")}
+
+    def value(**extra):
+        done = subprocess.run(
+            [sys.executable, "-c", script], env={**env, **extra}, cwd=ROOT,
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip().splitlines()[-1]
+
+    assert value() == "unset"
+    assert value(**{variable: "1234"}) == "1234"
