@@ -17,6 +17,8 @@ class Package(models.Model):
         settings.AUTH_USER_MODEL, related_name="packages", verbose_name=_("owners"), blank=True
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The sum of its versions' counts; packages.downloads adds to both together.
+    download_count = models.BigIntegerField(_("downloads"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("package")
@@ -49,8 +51,27 @@ class PackageVersion(models.Model):
     tags = models.JSONField(_("tags"), default=list, blank=True)
     project_url = models.CharField(_("project URL"), max_length=2048, blank=True)
     license_expression = models.CharField(_("license expression"), max_length=512, blank=True)
+    # [{"target_framework": "net8.0" or "" (any), "dependencies": [{"id", "range"}]}],
+    # as packages.nupkg reads them.
     dependencies = models.JSONField(_("dependencies"), default=list, blank=True)
     is_prerelease = models.BooleanField(_("prerelease"), default=False)
+    # packages.versions decides (a dotted prerelease label or build metadata);
+    # stored so SemVer 1 feeds can filter in the query.
+    is_semver2 = models.BooleanField(_("SemVer 2.0.0"), default=False)
+    # Texts straight from the nuspec, unbounded (TextField) so that no length a
+    # nuspec can carry makes an insert fail.
+    license_url = models.TextField(_("license URL"), blank=True)
+    icon_url = models.TextField(_("icon URL"), blank=True)
+    # Paths of files inside the package (<icon>, <readme>), with "/" separators.
+    icon_path = models.TextField(_("icon file"), blank=True)
+    readme_path = models.TextField(_("readme file"), blank=True)
+    release_notes = models.TextField(_("release notes"), blank=True)
+    language = models.TextField(_("language"), blank=True)
+    require_license_acceptance = models.BooleanField(
+        _("requires license acceptance"), default=False
+    )
+    min_client_version = models.CharField(_("minimum client version"), max_length=64, blank=True)
+    download_count = models.BigIntegerField(_("downloads"), default=0, editable=False)
     pushed_at = models.DateTimeField(_("pushed"), default=timezone.now)
     pushed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -76,3 +97,26 @@ class PackageVersion(models.Model):
 
     def __str__(self):
         return f"{self.package.name} {self.normalized_version}"
+
+
+class PackageDownload(models.Model):
+    """One download, written once and never updated.
+
+    Inserts do not contend with each other, where incrementing a counter row on
+    every download would serialize them; packages.downloads folds these rows into
+    the counters and deletes them.
+    """
+
+    version = models.ForeignKey(
+        PackageVersion,
+        verbose_name=_("package version"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("package download")
+        verbose_name_plural = _("package downloads")
+
+    def __str__(self):
+        return f"{self.version_id}"

@@ -118,6 +118,38 @@ class PackageMetadata:
     min_client_version: str
     requires_license_acceptance: bool
     nuspec_name: str
+    license_url: str = ""
+    icon_url: str = ""
+    # Files inside the package named by <icon> and <readme>, with "/" separators.
+    icon_path: str = ""
+    readme_path: str = ""
+    release_notes: str = ""
+    language: str = ""
+
+    def version_fields(self) -> dict:
+        """The ``PackageVersion`` fields this metadata fills, by field name."""
+        return {
+            "version": self.version.original,
+            "normalized_version": self.version.normalized,
+            "is_prerelease": self.version.is_prerelease,
+            "is_semver2": self.version.is_semver2,
+            "authors": self.authors,
+            "title": self.title,
+            "description": self.description,
+            "summary": self.summary,
+            "tags": list(self.tags),
+            "project_url": self.project_url,
+            "license_expression": self.license_expression,
+            "license_url": self.license_url,
+            "icon_url": self.icon_url,
+            "icon_path": self.icon_path,
+            "readme_path": self.readme_path,
+            "release_notes": self.release_notes,
+            "language": self.language,
+            "dependencies": self.dependencies,
+            "min_client_version": self.min_client_version,
+            "require_license_acceptance": self.requires_license_acceptance,
+        }
 
 
 def read(file: str | os.PathLike | BinaryIO) -> PackageMetadata:
@@ -362,6 +394,12 @@ def _metadata(root: Element, nuspec_name: str) -> PackageMetadata:
         requires_license_acceptance=fields.text(metadata, "requireLicenseAcceptance").lower()
         in ("true", "1"),
         nuspec_name=nuspec_name,
+        license_url=fields.text(metadata, "licenseUrl"),
+        icon_url=fields.text(metadata, "iconUrl"),
+        icon_path=_package_path(fields.text(metadata, "icon")),
+        readme_path=_package_path(fields.text(metadata, "readme")),
+        release_notes=fields.text(metadata, "releaseNotes"),
+        language=fields.text(metadata, "language"),
     )
 
 
@@ -429,6 +467,16 @@ def _dependency_list(fields: _Fields, parent: Element) -> list[dict]:
             )
         found.append({"id": dependency_id, "range": (dependency.get("version") or "").strip()})
     return found
+
+
+def _package_path(text: str) -> str:
+    """A path inside the package as the zip names it: ``docs\\README.md`` → ``docs/README.md``.
+
+    nuget pack accepts either separator in the nuspec and writes "/" in the zip.
+    A path that could leave the package is dropped: it names no file we serve.
+    """
+    path = "/".join(part for part in _SEPARATORS.split(text) if part not in ("", "."))
+    return "" if _is_unsafe(path) else path
 
 
 def _tags(text: str) -> list[str]:

@@ -1,33 +1,39 @@
-"""Pushing, unlisting and relisting package versions.
+"""Pushing, unlisting and relisting package versions: the registry's side.
 
-Each service decides with the key's grant, writes its row, its file and its
-audit event together, and records a refusal with its reason. Races are settled
-by the database's unique constraints, never by an earlier SELECT.
+The services take plain values (who acts, with which key by its ID and hint) and
+raise plain exceptions. Whether the actor may do it is decided above, by the
+protocol layer that holds the key and its grant (``feed.services``). Each service
+writes its row, its file and its audit event together. Races are settled by the
+database's unique constraints, never by an earlier SELECT.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from apikeys.scopes import Action, Denied
 from audit.events import record
 from audit.models import EventKind
-from packages import versions
+from packages import ids, versions
 from packages.models import Package, PackageVersion
 from packages.storage import file_name_for, package_storage
 
 
-class Refused(Exception):
-    """The key may not do this; ``denied`` says why (for the audit log only)."""
-
-    def __init__(self, denied: Denied):
-        super().__init__(denied.reason)
-        self.denied = denied
-
-
 class VersionExists(Exception):
-    pass
+    """That version of the package is there already (versions compare normalized)."""
+
+    def __init__(self, package_id: str, version: str):
+        super().__init__(f"{package_id} {version}")
+        self.package_id = package_id
+        self.version = version
+
+
+class PackageTaken(Exception):
+    """The ID was new when the push was decided, and another push created it since.
+
+    The caller decides again, now for an existing package, and pushes again with it.
+    """
 
 
 class NotFound(Exception):
@@ -43,21 +49,17 @@ class Upload:
     sha512: str
 
 
-def _refuse(denied: Denied, *, api_key, action: str, package_id: str, version: str, request):
-    record(
-        EventKind.PACKAGE_REFUSED,
-        actor=api_key.owner,
-        subject_user=api_key.owner,
-        api_key=api_key,
-        package_id=package_id,
-        package_version=version,
-        request=request,
-        details={"action": action, "code": denied.code, "reason": denied.reason},
-    )
-    raise Refused(denied)
+class _Key(NamedTuple):
+    # What the audit log keeps of a key: its ID and hint, never a secret.
+    pk: int | None
+    hint: str
 
 
-def _find_package(package_id: str) -> Package | None:
+def package_find(package_id: str) -> Package | None:
+    """The package with this ID, compared without case; None for an unknown or invalid ID."""
+    if not ids.is_valid(package_id):
+        # Also keeps bytes PostgreSQL refuses in a query (NUL) away from it.
+        return None
     # Lower(name) is what the unique index holds; iexact would not use it (it
     # compares UPPER() on PostgreSQL and scans on SQLite). IDs are ASCII.
     return (
@@ -67,35 +69,50 @@ def _find_package(package_id: str) -> Package | None:
     )
 
 
-def _owns(package: Package, user_id: int) -> bool:
+def package_owned_by(package: Package, user_id: int) -> bool:
     return package.owners.filter(pk=user_id).exists()
 
 
-def package_push(*, upload: Upload, metadata, api_key, request=None) -> PackageVersion:
-    """Store a new version pushed with ``api_key``; create the package if its ID is new.
-
-    Raises Refused (the key may not), VersionExists (that version is there already).
-    """
-    package_id = metadata.id
-    normalized = metadata.version.normalized
-    package = _find_package(package_id)
-    exists = package is not None
-    decision = api_key.grant.allows(
-        Action.PUSH,
-        package_id,
-        package_exists=exists,
-        owner_owns_package=exists and _owns(package, api_key.owner_id),
+def version_find(package_id: str, version: str) -> PackageVersion | None:
+    """That version of that package (``1.0`` finds ``1.0.0``), with its package; or None."""
+    normalized = versions.normalize(version)
+    package = package_find(package_id) if normalized else None
+    if package is None:
+        return None
+    found = (
+        PackageVersion.objects.annotate(version_lower=Lower("normalized_version"))
+        .filter(package=package, version_lower=normalized.lower())
+        .first()
     )
-    if not decision:
-        _refuse(decision, api_key=api_key, action="push", package_id=package_id,
-                version=normalized, request=request)  # fmt: skip
+    if found is not None:
+        found.package = package
+    return found
 
+
+def package_push(
+    *,
+    package: Package | None,
+    upload: Upload,
+    metadata,
+    actor,
+    api_key_id: int | None = None,
+    api_key_hint: str = "",
+    request=None,
+) -> PackageVersion:
+    """Store a new version of ``package``; with ``package=None``, create the package
+    (owned by ``actor``) under ``metadata.id``.
+
+    Raises VersionExists (that version is there already) and PackageTaken (the ID
+    was created by someone else since the caller looked).
+    """
+    normalized = metadata.version.normalized
+    new_package = package is None
     storage = package_storage()
     stored_name = None
     try:
         with transaction.atomic():
-            if package is None:
-                package = _create_package(package_id, api_key)
+            if new_package:
+                package = _create_package(metadata.id, actor)
             version = PackageVersion(
                 package=package,
                 version=metadata.version.original,
@@ -111,15 +128,15 @@ def package_push(*, upload: Upload, metadata, api_key, request=None) -> PackageV
                 license_expression=metadata.license_expression,
                 dependencies=metadata.dependencies,
                 is_prerelease=metadata.version.is_prerelease,
-                pushed_by=api_key.owner,
-                api_key_id=api_key.pk,
-                api_key_hint=api_key.hint,
+                pushed_by=actor,
+                api_key_id=api_key_id,
+                api_key_hint=api_key_hint,
             )
             try:
                 with transaction.atomic():
                     version.save(force_insert=True)
             except IntegrityError:
-                raise VersionExists from None
+                raise VersionExists(package.name, normalized) from None
             # The row is in first, so a concurrent push of the same version
             # fails above, before writing any file.
             upload.file.seek(0)
@@ -128,89 +145,55 @@ def package_push(*, upload: Upload, metadata, api_key, request=None) -> PackageV
             version.save(update_fields=["file_name"])
             record(
                 EventKind.PACKAGE_PUSHED,
-                actor=api_key.owner,
-                subject_user=api_key.owner,
-                api_key=api_key,
+                actor=actor,
+                subject_user=actor,
+                api_key=_Key(api_key_id, api_key_hint) if api_key_id is not None else None,
                 package_id=package.name,
                 package_version=normalized,
                 request=request,
-                details={"size": upload.size, "new_package": not exists},
+                details={"size": upload.size, "new_package": new_package},
             )
-    except BaseException as error:
+    except BaseException:
         # Nothing half-written: a file whose row did not commit goes too.
         if stored_name is not None:
             storage.delete(stored_name)
-        if isinstance(error, _RaceLost):
-            _refuse(error.denied, api_key=api_key, action="push", package_id=package_id,
-                    version=normalized, request=request)  # fmt: skip
         raise
     return version
 
 
-def _create_package(package_id: str, api_key) -> Package:
-    """Create the package owned by the key's owner. If someone created the same ID
-    a moment ago, the constraint says so and the grant decides again."""
+def _create_package(package_id: str, owner) -> Package:
     try:
         with transaction.atomic():
             package = Package.objects.create(name=package_id)
-            package.owners.add(api_key.owner_id)
+            package.owners.add(owner.pk)
             return package
     except IntegrityError:
-        package = _find_package(package_id)
-        decision = api_key.grant.allows(
-            Action.PUSH,
-            package_id,
-            package_exists=True,
-            owner_owns_package=_owns(package, api_key.owner_id),
-        )
-        if not decision:
-            raise _RaceLost(decision) from None
-        return package
-
-
-class _RaceLost(Exception):
-    def __init__(self, denied: Denied):
-        self.denied = denied
+        raise PackageTaken(package_id) from None
 
 
 def package_set_listed(
-    *, api_key, package_id: str, version: str, listed: bool, request=None
+    *,
+    version: PackageVersion,
+    listed: bool,
+    actor,
+    api_key_id: int | None = None,
+    api_key_hint: str = "",
+    request=None,
 ) -> PackageVersion:
-    """Unlist (``listed=False``) or relist a version. Raises NotFound or Refused."""
-    action = "relist" if listed else "unlist"
-    normalized = versions.normalize(version)
-    package = _find_package(package_id) if normalized else None
-    found = (
-        PackageVersion.objects.annotate(version_lower=Lower("normalized_version"))
-        .filter(package=package, version_lower=normalized.lower())
-        .first()
-        if package is not None
-        else None
-    )
-    if found is None:
-        raise NotFound
-    decision = api_key.grant.allows(
-        Action.UNLIST,
-        package.name,
-        package_exists=True,
-        owner_owns_package=_owns(package, api_key.owner_id),
-    )
-    if not decision:
-        _refuse(decision, api_key=api_key, action=action, package_id=package.name,
-                version=found.normalized_version, request=request)  # fmt: skip
+    """Unlist (``listed=False``) or relist ``version``; idempotent, audited either way."""
     with transaction.atomic():
-        changed = PackageVersion.objects.filter(pk=found.pk, listed=not listed).update(
+        changed = PackageVersion.objects.filter(pk=version.pk, listed=not listed).update(
             listed=listed
         )
-        found.listed = listed
+        version.listed = listed
         record(
             EventKind.PACKAGE_RELISTED if listed else EventKind.PACKAGE_UNLISTED,
-            actor=api_key.owner,
-            subject_user=api_key.owner,
-            api_key=api_key,
-            package_id=package.name,
-            package_version=found.normalized_version,
+            actor=actor,
+            subject_user=actor,
+            api_key=_Key(api_key_id, api_key_hint) if api_key_id is not None else None,
+            package_id=version.package.name,
+            package_version=version.normalized_version,
             request=request,
             details={"changed": bool(changed)},
         )
-    return found
+    return version

@@ -65,6 +65,12 @@ class NuGetVersion:
     def is_prerelease(self) -> bool:
         return bool(self.release_labels)
 
+    @property
+    def is_semver2(self) -> bool:
+        """True when SemVer 1 clients cannot read it: a dotted prerelease label
+        (``1.0.0-beta.1``) or build metadata (``1.0.0+abc``)."""
+        return len(self.release_labels) > 1 or bool(self.metadata)
+
     def __str__(self) -> str:
         return self.normalized
 

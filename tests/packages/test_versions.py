@@ -244,3 +244,20 @@ def test_parse_never_raises_on_near_versions(text):
     version = parse(text)
     if version is not None:
         assert parse(version.normalized) == version
+
+
+@pytest.mark.parametrize(
+    ("text", "semver2"),
+    [
+        ("1.0.0", False),
+        ("1.0.0-beta", False),
+        ("1.0.0-beta-2", False),
+        ("1.0.0.5-rc", False),
+        ("1.0.0-beta.1", True),
+        ("1.0.0+build", True),
+        ("1.0.0-beta+build", True),
+        ("1.0.0-a.b.c", True),
+    ],
+)
+def test_semver2_is_a_dotted_label_or_build_metadata(text, semver2):
+    assert parse(text).is_semver2 is semver2
