@@ -19,8 +19,17 @@ class TooLarge(Exception):
     pass
 
 
-class NotMultipart(Exception):
-    pass
+class BadUpload(Exception):
+    """The body is not a push we can read: ``reason`` for the client, ``code`` for the log."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _not_multipart() -> BadUpload:
+    return BadUpload("not_multipart", "The body must be multipart/form-data with the .nupkg file.")
 
 
 class LengthRequired(Exception):
@@ -73,7 +82,7 @@ def receive(request, max_size: int) -> Upload:
     """The package file from a push, whether the body is chunked or has a length."""
     content_type = request.META.get("CONTENT_TYPE", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise NotMultipart
+        raise _not_multipart()
     meta = request.META.copy()
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         # gunicorn has de-chunked the body and ends the stream at its end
@@ -87,12 +96,12 @@ def receive(request, max_size: int) -> Upload:
     try:
         MultiPartParser(meta, stream, [handler], request.encoding).parse()
     except MultiPartParserError:
-        raise NotMultipart from None
+        raise _not_multipart() from None
     if handler.too_large:
         if handler.file is not None:
             handler.file.close()
         raise TooLarge
     if handler.file is None or handler.size == 0:
-        raise NotMultipart
+        raise _not_multipart()
     handler.file.seek(0)
     return Upload(file=handler.file, size=handler.size, sha512=handler.sha512)

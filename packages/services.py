@@ -17,6 +17,7 @@ from audit.events import record
 from audit.models import EventKind
 from packages import ids, versions
 from packages.models import Package, PackageVersion
+from packages.search import search_entry_refresh
 from packages.storage import file_name_for, package_storage
 
 
@@ -143,6 +144,7 @@ def package_push(
             stored_name = storage.save(file_name_for(package.name, normalized), upload.file)
             version.file_name = stored_name
             version.save(update_fields=["file_name"])
+            search_entry_refresh(package=package)
             record(
                 EventKind.PACKAGE_PUSHED,
                 actor=actor,
@@ -186,6 +188,7 @@ def package_set_listed(
             listed=listed
         )
         version.listed = listed
+        search_entry_refresh(package=version.package)
         record(
             EventKind.PACKAGE_RELISTED if listed else EventKind.PACKAGE_UNLISTED,
             actor=actor,

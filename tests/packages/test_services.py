@@ -1,4 +1,5 @@
-"""Pushes racing each other: the database's constraints decide, and nothing is left half-done."""
+"""The registry's services, racing each other: the database's constraints decide, and
+nothing is left half-done. (Keys and grants: tests/feed/test_services.py.)"""
 
 import hashlib
 import io
@@ -7,7 +8,6 @@ import threading
 import pytest
 from django.db import connection
 
-from apikeys.authentication import authenticate
 from packages import nupkg, services
 from packages.models import Package, PackageVersion
 from tests.nupkgs import make_nupkg
@@ -43,11 +43,19 @@ def race(*jobs):
     return results
 
 
-def push_job(key_value: str, data: bytes):
+def push_job(user, data: bytes):
+    """A push by ``user``, as the protocol layer makes it once it has decided."""
+
     def job():
-        key = authenticate(key_value)
         metadata = nupkg.read(io.BytesIO(data))
-        return services.package_push(upload=upload_of(data), metadata=metadata, api_key=key)
+        return services.package_push(
+            package=services.package_find(metadata.id),
+            upload=upload_of(data),
+            metadata=metadata,
+            actor=user,
+            api_key_id=7,
+            api_key_hint="ngk_...abcd",
+        )
 
     return job
 
@@ -69,32 +77,50 @@ def stored_files(folder):
 
 
 def test_the_same_version_twice_at_once_gives_one_push_and_one_conflict(
-    make_user, make_key, package_files
+    make_user, make_package, package_files
 ):
     owner = make_user("alice")
-    _, value = make_key(owner)
+    make_package("Contoso.Core", owner)
     data = make_nupkg("Contoso.Core", "1.0.0")
-    results = race(push_job(value, data), push_job(value, data))
+    results = race(push_job(owner, data), push_job(owner, data))
     kinds = sorted(type(r).__name__ for r in results)
     assert kinds == ["PackageVersion", "VersionExists"], results
     assert PackageVersion.objects.count() == 1
     assert len(stored_files(package_files)) == 1
+    version = PackageVersion.objects.get()
+    assert (version.api_key_id, version.api_key_hint) == (7, "ngk_...abcd")
 
 
-def test_a_new_id_pushed_by_two_owners_at_once_ends_with_one_owner(
-    make_user, make_key, package_files
+def test_a_new_id_created_twice_at_once_gives_one_package_and_package_taken(
+    make_user, package_files
 ):
     alice, bob = make_user("alice"), make_user("bob")
-    _, alice_key = make_key(alice)
-    _, bob_key = make_key(bob)
     results = race(
-        push_job(alice_key, make_nupkg("Contoso.Core", "1.0.0")),
-        push_job(bob_key, make_nupkg("contoso.core", "2.0.0")),
+        push_job(alice, make_nupkg("Contoso.Core", "1.0.0")),
+        push_job(bob, make_nupkg("contoso.core", "2.0.0")),
     )
     kinds = sorted(type(r).__name__ for r in results)
-    assert kinds == ["PackageVersion", "Refused"], results
+    assert kinds == ["PackageTaken", "PackageVersion"], results
     package = Package.objects.get()
     assert package.owners.count() == 1
     winner = package.owners.get()
     assert PackageVersion.objects.get().pushed_by == winner
     assert len(stored_files(package_files)) == 1
+
+
+def test_nothing_here_imports_the_layer_above():
+    # Keys and their grants belong to apikeys, which sits above packages.
+    import ast
+    from pathlib import Path
+
+    import packages
+
+    for path in Path(packages.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [alias.name for alias in node.names]
+                )
+                assert not any(n.split(".")[0] in ("apikeys", "feed") for n in names), path
