@@ -120,3 +120,43 @@ class PackageDownload(models.Model):
 
     def __str__(self):
         return f"{self.version_id}"
+
+
+class SearchEntry(models.Model):
+    """What search reads about one package with a listed version, in one row.
+
+    packages.search owns it: search_entry_refresh() rewrites the row from the
+    package's rows whenever a version is pushed, unlisted or relisted. Text columns
+    hold lower case; word lists are padded with spaces (" web json ").
+    """
+
+    package = models.OneToOneField(
+        Package, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.TextField(_("package ID"))
+    id_lower = models.TextField(unique=True)
+    id_words = models.TextField()
+    title = models.TextField(blank=True)
+    tags = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    authors = models.TextField(blank=True)
+    owners = models.TextField(blank=True)
+    # ID, title, tags and description together: what plain words search.
+    text = models.TextField(blank=True)
+    downloads = models.BigIntegerField(_("downloads"), default=0)
+    # Has a listed version under these filters: stable SemVer 1 only (the
+    # default), prerelease too, SemVer 2 too, or both.
+    visible_stable = models.BooleanField(default=False)
+    visible_prerelease = models.BooleanField(default=False)
+    visible_semver2 = models.BooleanField(default=False)
+    visible_all = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("search entry")
+        verbose_name_plural = _("search entries")
+        indexes = [
+            models.Index(fields=["-downloads", "id_lower"], name="packages_search_downloads"),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,538 @@
+"""Package search: the one query behind the feed's search and autocomplete and the
+gallery's package list.
+
+Search reads ``SearchEntry``, one row per package that has a listed version: its ID,
+the texts of its latest listed version, its owners, its downloads, and which
+combinations of the prerelease and SemVer 2 filters it shows under. The push,
+unlist and relist services keep that row current through ``search_entry_refresh``
+in their own transaction.
+
+A term matches where it is a case-insensitive substring of the field (a whole word
+for ``tags:`` and ``owner:``). The indexes that make that fast differ per database:
+on PostgreSQL, pg_trgm GIN indexes serve ``LIKE '%term%'``; on SQLite, an FTS5 table
+with the trigram tokenizer (``packages_searchentry_fts``, rowid = package pk)
+serves ``GLOB '*term*'``. Both come from migration 0004.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Case, F, IntegerField, Lookup, Q, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
+from django.utils.translation import gettext
+
+from packages import versions
+
+MAX_SKIP = 3000
+MAX_TAKE = 1000
+DEFAULT_TAKE = 20
+# Longer queries are refused: every term costs an index probe.
+MAX_QUERY_LENGTH = 512
+MAX_TERMS = 16
+FTS_TABLE = "packages_searchentry_fts"
+# The columns the SQLite FTS5 table mirrors, in its order.
+FTS_COLUMNS = ("text", "id_lower", "title", "tags", "description", "authors", "owners")
+# Packages without <packageTypes> are dependencies; the type is not stored, so every
+# package is one.
+DEFAULT_PACKAGE_TYPE = "Dependency"
+
+# Field prefixes: the column each searches and whether the value must be a whole word.
+_FIELDS = {
+    "id": ("id_lower", False),
+    "title": ("title", False),
+    "tags": ("tags", True),
+    "tag": ("tags", True),
+    "author": ("authors", False),
+    "authors": ("authors", False),
+    "owner": ("owners", True),
+    "owners": ("owners", True),
+    "description": ("description", False),
+}
+_EXACT_ID_FIELDS = {"packageid"}
+_TOKEN = re.compile(r'(?:(?P<field>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<word>\S+))')
+# IDs are runs of letters, digits and "_" joined by "." or "-": their words.
+_ID_SEPARATORS = re.compile(r"[.-]")
+
+# Which entry column says "has a listed version under these filters", by
+# (prerelease, semver2).
+_VISIBLE = {
+    (False, False): "visible_stable",
+    (True, False): "visible_prerelease",
+    (False, True): "visible_semver2",
+    (True, True): "visible_all",
+}
+
+
+class BadParameter(ValueError):
+    """A search parameter that cannot be understood; the message says which and why."""
+
+
+# --- Queries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One condition of a query: ``field`` None for plain text, else a prefix's name."""
+
+    field: str | None
+    value: str  # lower-cased
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The package IDs a reader may see: picked IDs and globs (``*`` any run).
+
+    Anything with ``package_ids`` (lower-cased) and ``globs`` serves, an API key's
+    grant included.
+    """
+
+    package_ids: frozenset[str] = frozenset()
+    globs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str = ""
+    skip: int = 0
+    take: int = DEFAULT_TAKE
+    prerelease: bool = False
+    semver2: bool = False
+    package_type: str = ""
+    # None: every package; otherwise only the IDs the scope covers.
+    scope: object = None
+    terms: tuple[Term, ...] = field(default=(), compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "terms", parse_terms(self.q))
+
+    @classmethod
+    def from_params(cls, params, *, scope=None) -> "SearchQuery":
+        """The query a request's GET parameters ask for; raises BadParameter."""
+        return cls(
+            q=_query_text(params.get("q")),
+            skip=_bounded_int(params.get("skip"), "skip", 0, MAX_SKIP),
+            take=_bounded_int(params.get("take"), "take", DEFAULT_TAKE, MAX_TAKE),
+            prerelease=_boolean(params.get("prerelease"), "prerelease"),
+            semver2=semver2_level(params.get("semVerLevel")),
+            package_type=(params.get("packageType") or "").strip(),
+            scope=scope,
+        )
+
+
+def _query_text(value) -> str:
+    text = (value or "").strip()
+    if len(text) > MAX_QUERY_LENGTH:
+        raise BadParameter(
+            gettext("The query is longer than %(max)d characters.") % {"max": MAX_QUERY_LENGTH}
+        )
+    return text
+
+
+def _bounded_int(value, name: str, default: int, maximum: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > maximum:
+        raise BadParameter(
+            gettext("%(name)s must be a whole number from 0 to %(max)d.")
+            % {"name": name, "max": maximum}
+        )
+    return int(text)
+
+
+def _boolean(value, name: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("", "false", "0"):
+        return False
+    if text in ("true", "1"):
+        return True
+    raise BadParameter(gettext("%(name)s must be true or false.") % {"name": name})
+
+
+def semver2_level(value) -> bool:
+    """Whether ``semVerLevel`` admits SemVer 2 versions: a version of 2.0.0 or more."""
+    text = (value or "").strip()
+    if not text:
+        return False
+    level = versions.parse(text)
+    if level is None:
+        raise BadParameter(gettext("semVerLevel must be a version such as 2.0.0."))
+    return level.major >= 2
+
+
+def parse_terms(q: str) -> tuple[Term, ...]:
+    """The terms of a query: ``field:value``, ``field:"two words"``, ``"a phrase"``, words.
+
+    An unknown prefix is plain text (``c:drive`` searches for ``c:drive``).
+    """
+    terms = []
+    for match in _TOKEN.finditer(q or ""):
+        name = (match["field"] or "").lower()
+        value = match["quoted"] if match["quoted"] is not None else match["word"]
+        if name and name not in _FIELDS and name not in _EXACT_ID_FIELDS:
+            value, name = f"{match['field']}:{value}", ""
+        value = " ".join(value.split()).lower()
+        if value:
+            terms.append(Term(name or None, value))
+    if len(terms) > MAX_TERMS:
+        raise BadParameter(gettext("Use at most %(max)d search terms.") % {"max": MAX_TERMS})
+    return tuple(terms)
+
+
+# --- Matching --------------------------------------------------------------------------
+
+
+def _glob_literal(text: str) -> str:
+    # GLOB's special characters, each as a one-character class.
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _contains(column: str, needle: str) -> Q:
+    """Rows whose ``column`` (stored lower-cased) holds ``needle``, through the index."""
+    if connection.vendor == "sqlite":
+        # The column name comes from _FIELDS or FTS_COLUMNS, never from the request.
+        sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {column} GLOB %s"  # noqa: S608
+        return Q(package_id__in=RawSQL(sql, [f"*{_glob_literal(needle)}*"]))  # noqa: S611
+    return Q(**{f"{column}__contains": needle})
+
+
+def _term_filter(term: Term) -> Q:
+    if term.field is None:
+        return _contains("text", term.value)
+    if term.field in _EXACT_ID_FIELDS:
+        return Q(id_lower=term.value)
+    column, whole_word = _FIELDS[term.field]
+    return _contains(column, f" {term.value} " if whole_word else term.value)
+
+
+class _Like(Lookup):
+    """``lhs LIKE rhs`` with backslash escapes, the same on both databases (the
+    columns hold lower case, so SQLite's case-insensitive LIKE changes nothing)."""
+
+    lookup_name = "like"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+def _like_pattern(glob: str) -> str:
+    escaped = glob.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def scope_filter(scope) -> Q:
+    """The entries ``scope`` (picked IDs and globs) covers; nothing when it covers none."""
+    condition = Q(id_lower__in=sorted(i.lower() for i in scope.package_ids))
+    for glob in scope.globs:
+        condition |= Q(_Like(F("id_lower"), Value(_like_pattern(glob))))
+    return condition
+
+
+def _order(terms: tuple[Term, ...]) -> list:
+    """Best first: the exact ID, then IDs that start with the query, then IDs with a
+    word that starts with a term, then the rest; within each, by downloads."""
+    words = [t.value for t in terms if t.field in (None, "id")]
+    if not words:
+        return ["-downloads", "id_lower"]
+    whole = " ".join(words)
+    id_word = Q()
+    for word in words:
+        id_word |= Q(id_words__contains=f" {word}")
+    rank = Case(
+        When(id_lower=whole, then=Value(0)),
+        When(id_lower__startswith=whole, then=Value(1)),
+        When(id_word, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    return [rank, "-downloads", "id_lower"]
+
+
+def _entries(query: SearchQuery):
+    from packages.models import SearchEntry
+
+    entries = SearchEntry.objects.filter(**{_VISIBLE[(query.prerelease, query.semver2)]: True})
+    if query.package_type and query.package_type.lower() != DEFAULT_PACKAGE_TYPE.lower():
+        return entries.none()
+    for term in query.terms:
+        entries = entries.filter(_term_filter(term))
+    if query.scope is not None:
+        entries = entries.filter(scope_filter(query.scope))
+    return entries
+
+
+# --- Search ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    package_id: str  # as first pushed
+    latest: object  # the PackageVersion shown: the latest listed one that matches
+    versions: list  # [(version string, downloads)], ascending, listed and matching only
+    owners: list[str]
+    total_downloads: int
+
+
+@dataclass(frozen=True)
+class Results:
+    total: int  # every match, whatever skip and take
+    hits: list[Hit]
+
+
+def search(query: SearchQuery) -> Results:
+    """A page of packages for ``query``, best first, and the number of all matches.
+
+    Four queries: the count, the page, the page's versions, their latest rows' texts.
+    """
+    entries = _entries(query)
+    total = entries.count()
+    if total <= query.skip or query.take == 0:
+        return Results(total, [])
+    page = list(
+        entries.order_by(*_order(query.terms)).values_list(
+            "package_id", "name", "owners", "downloads"
+        )[query.skip : query.skip + query.take]
+    )
+    found = _listed_versions([pk for pk, *_ in page], query.prerelease, query.semver2)
+    latest = _latest_rows({pk: rows[-1][0] for pk, rows in found.items()})
+    hits = [
+        Hit(
+            package_id=name,
+            latest=latest[pk],
+            versions=[(text, downloads) for _, text, downloads in found[pk]],
+            owners=owners.split(),
+            total_downloads=downloads,
+        )
+        for pk, name, owners, downloads in page
+        if pk in found  # unlisted since the count: left out rather than shown empty
+    ]
+    return Results(total, hits)
+
+
+def _listed_versions(package_pks, prerelease: bool, semver2: bool) -> dict[int, list]:
+    """{package pk: [(version pk, version text, downloads)]}, ascending by NuGet's order."""
+    from packages.models import PackageVersion
+
+    rows = PackageVersion.objects.filter(package_id__in=package_pks, listed=True)
+    if not prerelease:
+        rows = rows.filter(is_prerelease=False)
+    if not semver2:
+        rows = rows.filter(is_semver2=False)
+    found: dict[int, list] = {}
+    for package_pk, pk, text, downloads in rows.values_list(
+        "package_id", "pk", "version", "download_count"
+    ):
+        parsed = versions.parse(text)
+        if parsed is not None:
+            found.setdefault(package_pk, []).append((parsed, pk, downloads))
+    return {
+        package_pk: [
+            (pk, parsed.normalized_with_metadata, downloads)
+            for parsed, pk, downloads in sorted(rows, key=lambda row: versions.sort_key(row[0]))
+        ]
+        for package_pk, rows in found.items()
+    }
+
+
+def _latest_rows(version_pks: dict[int, int]) -> dict:
+    from packages.models import PackageVersion
+
+    rows = PackageVersion.objects.in_bulk(list(version_pks.values()))
+    return {package_pk: rows[pk] for package_pk, pk in version_pks.items()}
+
+
+# --- Autocomplete ----------------------------------------------------------------------
+
+
+def autocomplete_ids(
+    q: str, *, skip=0, take=DEFAULT_TAKE, prerelease=False, semver2=False, scope=None
+) -> tuple[int, list[str]]:
+    """(total, a page of IDs) containing ``q``: IDs that start with it first, then by
+    downloads."""
+    needle = " ".join((q or "").split()).lower()
+    entries = _entries(
+        SearchQuery(prerelease=prerelease, semver2=semver2, scope=scope, skip=skip, take=take)
+    )
+    if needle:
+        entries = entries.filter(_contains("id_lower", needle))
+        order = [
+            Case(When(id_lower__startswith=needle, then=Value(0)), default=Value(1)),
+            "-downloads",
+            "id_lower",
+        ]
+    else:
+        order = ["-downloads", "id_lower"]
+    total = entries.count()
+    if total <= skip or take == 0:
+        return total, []
+    return total, list(entries.order_by(*order).values_list("name", flat=True)[skip : skip + take])
+
+
+def autocomplete_versions(
+    package_id: str, *, prerelease=False, semver2=False, scope=None
+) -> list[str]:
+    """The listed versions of one package, ascending; none for an unknown or hidden ID."""
+    from packages.models import Package
+
+    if scope is not None and not _scope_covers(scope, package_id):
+        return []
+    package = (
+        Package.objects.annotate(name_lower=Lower("name"))
+        .filter(name_lower=(package_id or "").lower())
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if package is None:
+        return []
+    found = _listed_versions([package], prerelease, semver2)
+    return [text for _, text, _ in found.get(package, [])]
+
+
+def _scope_covers(scope, package_id: str) -> bool:
+    from packages.models import SearchEntry
+
+    return (
+        SearchEntry.objects.filter(id_lower=package_id.lower()).filter(scope_filter(scope)).exists()
+    )
+
+
+# --- Keeping the entries current -------------------------------------------------------
+
+
+def search_entry_refresh(*, package) -> None:
+    """Recompute ``package``'s search entry from its rows; call in the writer's transaction.
+
+    The package row is locked first (FOR NO KEY UPDATE, which a concurrent push's
+    foreign-key check does not wait for), so two writers of one package take turns
+    and the second sees the first one's version.
+    """
+    from packages.models import Package, PackageVersion, SearchEntry
+
+    with transaction.atomic():
+        list(Package.objects.select_for_update(no_key=True).filter(pk=package.pk).values("pk"))
+        rebuild_entries(
+            [package.pk], package_model=Package, version_model=PackageVersion,
+            entry_model=SearchEntry,
+        )  # fmt: skip
+
+
+def rebuild_entries(package_pks, *, package_model, version_model, entry_model) -> None:
+    """Recompute the entries of ``package_pks`` (all packages for None) with the given
+    models, so migrations can call it with their historical ones."""
+    if package_pks is None:
+        all_pks = list(package_model.objects.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(all_pks), 500):
+            rebuild_entries(
+                all_pks[start : start + 500], package_model=package_model,
+                version_model=version_model, entry_model=entry_model,
+            )  # fmt: skip
+        return
+    package_pks = list(package_pks)
+    packages = {
+        pk: (name, downloads)
+        for pk, name, downloads in package_model.objects.filter(pk__in=package_pks).values_list(
+            "pk", "name", "download_count"
+        )
+    }
+    owners: dict[int, list[str]] = {}
+    through = package_model.owners.through
+    for package_pk, username in (
+        through.objects.filter(package_id__in=package_pks)
+        .order_by("user__username")
+        .values_list("package_id", "user__username")
+    ):
+        owners.setdefault(package_pk, []).append(username.lower())
+    listed: dict[int, list] = {}
+    for package_pk, pk, text, prerelease, semver2 in version_model.objects.filter(
+        package_id__in=package_pks, listed=True
+    ).values_list("package_id", "pk", "version", "is_prerelease", "is_semver2"):
+        parsed = versions.parse(text)
+        if parsed is not None:
+            listed.setdefault(package_pk, []).append((parsed, pk, prerelease, semver2))
+
+    entries = []
+    shown_pks = {}
+    for package_pk, rows in listed.items():
+        visible = {
+            column: [row for row in rows if (pre or not row[2]) and (sv2 or not row[3])]
+            for (pre, sv2), column in _VISIBLE.items()
+        }
+        # The texts come from what a default client sees, else the latest of any kind.
+        for column in ("visible_stable", "visible_prerelease", "visible_semver2", "visible_all"):
+            if visible[column]:
+                shown_pks[package_pk] = max(
+                    visible[column], key=lambda row: versions.sort_key(row[0])
+                )[1]
+                break
+        entries.append((package_pk, {column: bool(rows) for column, rows in visible.items()}))
+    texts = {
+        row["package_id"]: row
+        for row in version_model.objects.filter(pk__in=list(shown_pks.values())).values(
+            "package_id", "title", "tags", "description", "authors"
+        )
+    }
+
+    objects = []
+    for package_pk, flags in entries:
+        name, downloads = packages[package_pk]
+        shown = texts[package_pk]
+        objects.append(
+            entry_model(
+                package_id=package_pk,
+                name=name,
+                downloads=downloads,
+                **flags,
+                **entry_texts(
+                    name,
+                    title=shown["title"],
+                    tags=shown["tags"] or [],
+                    description=shown["description"],
+                    authors=shown["authors"],
+                    owners=owners.get(package_pk, []),
+                ),
+            )
+        )
+    entry_model.objects.filter(package_id__in=package_pks).delete()
+    entry_model.objects.bulk_create(objects)
+    if connection.vendor == "sqlite":
+        _sqlite_fts_replace(package_pks, objects)
+
+
+def entry_texts(name, *, title, tags, description, authors, owners) -> dict:
+    """The searched columns of an entry, lower-cased; word lists padded with spaces so
+    that ``" word "`` finds a whole word."""
+    id_lower = name.lower()
+    title, description, authors = title.lower(), description.lower(), authors.lower()
+    tags_text = " ".join(str(tag).lower() for tag in tags)
+    return {
+        "id_lower": id_lower,
+        "id_words": f" {' '.join(_ID_SEPARATORS.split(id_lower))} ",
+        "title": title,
+        "tags": f" {tags_text} ",
+        "description": description,
+        "authors": authors,
+        "owners": f" {' '.join(owners)} ",
+        "text": "\n".join((id_lower, title, tags_text, description)),
+    }
+
+
+def _sqlite_fts_replace(package_pks, entries) -> None:
+    columns = ", ".join(FTS_COLUMNS)
+    marks = ", ".join(["%s"] * (len(FTS_COLUMNS) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({', '.join(['%s'] * len(package_pks))})",  # noqa: S608
+            package_pks,
+        )
+        cursor.executemany(
+            f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES ({marks})",  # noqa: S608
+            [
+                [entry.package_id, *(getattr(entry, column) for column in FTS_COLUMNS)]
+                for entry in entries
+            ],
+        )
