@@ -18,7 +18,7 @@ from audit.models import EventKind
 from packages import ids, versions
 from packages.models import Package, PackageVersion
 from packages.search import search_entry_refresh
-from packages.storage import file_name_for, move_into_place, package_storage, save_temporary
+from packages.storage import file_name_for, package_storage
 
 
 class VersionExists(Exception):
@@ -109,16 +109,26 @@ def package_push(
     normalized = metadata.version.normalized
     new_package = package is None
     storage = package_storage()
-    temporary = placed = None
+    stored_name = None
     try:
         with transaction.atomic():
             if new_package:
                 package = _create_package(metadata.id, actor)
             version = PackageVersion(
                 package=package,
-                **metadata.version_fields(),
+                version=metadata.version.original,
+                normalized_version=normalized,
                 size=upload.size,
                 sha512=upload.sha512,
+                authors=metadata.authors,
+                title=metadata.title,
+                description=metadata.description,
+                summary=metadata.summary,
+                tags=list(metadata.tags),
+                project_url=metadata.project_url,
+                license_expression=metadata.license_expression,
+                dependencies=metadata.dependencies,
+                is_prerelease=metadata.version.is_prerelease,
                 pushed_by=actor,
                 api_key_id=api_key_id,
                 api_key_hint=api_key_hint,
@@ -129,11 +139,10 @@ def package_push(
             except IntegrityError:
                 raise VersionExists(package.name, normalized) from None
             # The row is in first, so a concurrent push of the same version
-            # fails above (or waits for this transaction), before touching any file.
+            # fails above, before writing any file.
             upload.file.seek(0)
-            name = file_name_for(package.name, normalized)
-            temporary = save_temporary(storage, name, upload.file)
-            version.file_name = name
+            stored_name = storage.save(file_name_for(package.name, normalized), upload.file)
+            version.file_name = stored_name
             version.save(update_fields=["file_name"])
             search_entry_refresh(package=package)
             record(
@@ -146,16 +155,10 @@ def package_push(
                 request=request,
                 details={"size": upload.size, "new_package": new_package},
             )
-            # Last before the commit, not after it: dying here leaves a whole file
-            # with no row, which the next push of this version replaces; moving
-            # after the commit could leave a row whose file never arrives.
-            move_into_place(storage, temporary, name)
-            temporary, placed = None, name
     except BaseException:
         # Nothing half-written: a file whose row did not commit goes too.
-        for leftover in (temporary, placed):
-            if leftover is not None:
-                storage.delete(leftover)
+        if stored_name is not None:
+            storage.delete(stored_name)
         raise
     return version
 
