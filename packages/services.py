@@ -18,7 +18,7 @@ from audit.models import EventKind
 from packages import ids, versions
 from packages.models import Package, PackageVersion
 from packages.search import search_entry_refresh
-from packages.storage import file_name_for, package_storage
+from packages.storage import file_name_for, move_into_place, package_storage, save_temporary
 
 
 class VersionExists(Exception):
@@ -109,7 +109,7 @@ def package_push(
     normalized = metadata.version.normalized
     new_package = package is None
     storage = package_storage()
-    stored_name = None
+    temporary = placed = None
     try:
         with transaction.atomic():
             if new_package:
@@ -139,10 +139,11 @@ def package_push(
             except IntegrityError:
                 raise VersionExists(package.name, normalized) from None
             # The row is in first, so a concurrent push of the same version
-            # fails above, before writing any file.
+            # fails above (or waits for this transaction), before touching any file.
             upload.file.seek(0)
-            stored_name = storage.save(file_name_for(package.name, normalized), upload.file)
-            version.file_name = stored_name
+            name = file_name_for(package.name, normalized)
+            temporary = save_temporary(storage, name, upload.file)
+            version.file_name = name
             version.save(update_fields=["file_name"])
             search_entry_refresh(package=package)
             record(
@@ -155,10 +156,16 @@ def package_push(
                 request=request,
                 details={"size": upload.size, "new_package": new_package},
             )
+            # Last before the commit, not after it: dying here leaves a whole file
+            # with no row, which the next push of this version replaces; moving
+            # after the commit could leave a row whose file never arrives.
+            move_into_place(storage, temporary, name)
+            temporary, placed = None, name
     except BaseException:
         # Nothing half-written: a file whose row did not commit goes too.
-        if stored_name is not None:
-            storage.delete(stored_name)
+        for leftover in (temporary, placed):
+            if leftover is not None:
+                storage.delete(leftover)
         raise
     return version
 

@@ -230,6 +230,38 @@ class TestPush:
         assert files_in(package_files) == []
         assert events.record is not broken
 
+    def test_a_leftover_file_with_no_row_is_replaced_by_the_next_push(
+        self, push, owner, make_key, package_files
+    ):
+        # What a worker killed after writing, before its commit, leaves behind.
+        canonical = "contoso.core/1.0.0/contoso.core.1.0.0.nupkg"
+        (package_files / canonical).parent.mkdir(parents=True)
+        (package_files / canonical).write_bytes(b"PK\x03\x04 truncated")
+        _, value = make_key(owner)
+        nupkg = make_nupkg("Contoso.Core", "1.0.0")
+        assert push(nupkg, value).status_code == 201
+        version = PackageVersion.objects.get()
+        assert version.file_name == canonical
+        assert files_in(package_files) == [canonical]
+        assert (package_files / canonical).read_bytes() == nupkg
+
+    def test_a_write_that_fails_midway_leaves_no_row_and_no_file(
+        self, push, owner, make_key, package_files, settings
+    ):
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "packages": {
+                "BACKEND": "tests.feed.failing_storage.HalfWriteStorage",
+                "OPTIONS": {"location": str(package_files)},
+            },
+        }
+        _, value = make_key(owner)
+        with pytest.raises(OSError, match="No space left"):
+            push(make_nupkg("Contoso.Core", "1.0.0"), value)
+        assert not PackageVersion.objects.exists()
+        assert not Package.objects.exists()
+        assert files_in(package_files) == []
+
 
 class TestUnlistRelist:
     @pytest.fixture
