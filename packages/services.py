@@ -116,19 +116,10 @@ def package_push(
                 package = _create_package(metadata.id, actor)
             version = PackageVersion(
                 package=package,
-                version=metadata.version.original,
-                normalized_version=normalized,
+                # Every field the nuspec fills, from the one mapping that knows them.
+                **metadata.version_fields(),
                 size=upload.size,
                 sha512=upload.sha512,
-                authors=metadata.authors,
-                title=metadata.title,
-                description=metadata.description,
-                summary=metadata.summary,
-                tags=list(metadata.tags),
-                project_url=metadata.project_url,
-                license_expression=metadata.license_expression,
-                dependencies=metadata.dependencies,
-                is_prerelease=metadata.version.is_prerelease,
                 pushed_by=actor,
                 api_key_id=api_key_id,
                 api_key_hint=api_key_hint,
