@@ -1,8 +1,25 @@
 from django.urls import path, re_path
 
-from feed import views
+from feed import flatcontainer, links, registrations, views
 
 app_name = "feed"
+
+_FLAT = "^" + links.FLAT_CONTAINER
+_ID = r"(?P<package_id>[^/]+)/"
+
+
+def _registrations(prefix: str, semver2: bool) -> list:
+    start, hive = "^" + prefix, {"semver2": semver2}
+    suffix = "_semver2" if semver2 else ""
+    return [
+        re_path(start + _ID + r"index\.json$", registrations.index, hive,
+                name="registration_index" + suffix),
+        re_path(start + _ID + r"page/(?P<lower>[^/]+)/(?P<upper>[^/]+)\.json$",
+                registrations.page, hive, name="registration_page" + suffix),
+        re_path(start + _ID + r"(?P<version>[^/]+)\.json$", registrations.leaf, hive,
+                name="registration_leaf" + suffix),
+    ]  # fmt: skip
+
 
 urlpatterns = [
     path("v3/index.json", views.service_index, name="index"),
@@ -13,4 +30,13 @@ urlpatterns = [
         views.unlist_or_relist,
         name="unlist_or_relist",
     ),
+    # The read protocol; links.py builds the URLs that lead here.
+    re_path(_FLAT + _ID + r"index\.json$", flatcontainer.version_list, name="flat_versions"),
+    re_path(
+        _FLAT + _ID + r"(?P<version>[^/]+)/(?P<name>[^/]+)$",
+        flatcontainer.package_file,
+        name="flat_file",
+    ),
+    *_registrations(links.REGISTRATION, semver2=False),
+    *_registrations(links.REGISTRATION_SEMVER2, semver2=True),
 ]

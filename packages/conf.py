@@ -53,3 +53,12 @@ def max_entries() -> int:
 def max_nuspec_size() -> int:
     """The largest nuspec read, in bytes; it bounds the memory a push can make us use."""
     return _positive_int("PACKAGES_MAX_NUSPEC_SIZE", DEFAULT_MAX_NUSPEC_SIZE)
+
+
+def download_redirect() -> int:
+    """Seconds a signed download URL lives when .nupkg downloads redirect to the
+    storage backend's ``url()``; 0 (the default) serves the file through the portal."""
+    value = getattr(settings, "PACKAGES_DOWNLOAD_REDIRECT", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured("PACKAGES_DOWNLOAD_REDIRECT must be 0 or a number of seconds.")
+    return value

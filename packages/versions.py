@@ -167,3 +167,29 @@ def normalize(text: str) -> str | None:
     """``parse(text).normalized``, or ``None`` if ``text`` is not a version."""
     version = parse(text)
     return version.normalized if version is not None else None
+
+
+_RANGE = re.compile(r"([\[(])\s*([^,\s]*)\s*(?:(,)\s*([^,\s]*)\s*)?([\])])")
+
+
+def range_text(text: str) -> str:
+    """A dependency's version range as NuGet writes it normalized: ``1.0`` →
+    ``[1.0.0, )`` (at least 1.0), ``""`` → ``(, )`` (any), ``[1.0,2.0)`` →
+    ``[1.0.0, 2.0.0)``, ``[1.0]`` → ``[1.0.0]``. Text that is no range comes back as is."""
+    text = text.strip()
+    if not text:
+        return "(, )"
+    plain = parse(text)
+    if plain is not None:
+        return f"[{plain.normalized}, )"
+    match = _RANGE.fullmatch(text)
+    if match is None:
+        return text
+    opening, low, comma, high, closing = match.groups()
+    bounds = [parse(bound) if bound else None for bound in (low, high)]
+    if any(bound is None and given for bound, given in zip(bounds, (low, high), strict=True)):
+        return text
+    low, high = (bound.normalized if bound else "" for bound in bounds)
+    if not comma:
+        return f"[{low}]" if low and opening == "[" and closing == "]" else text
+    return f"{opening}{low}, {high}{closing}"

@@ -261,3 +261,22 @@ def test_parse_never_raises_on_near_versions(text):
 )
 def test_semver2_is_a_dotted_label_or_build_metadata(text, semver2):
     assert parse(text).is_semver2 is semver2
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("1.0", "[1.0.0, )"),
+        ("", "(, )"),
+        ("  ", "(, )"),
+        ("[1.0,2.0)", "[1.0.0, 2.0.0)"),
+        ("[1.0, )", "[1.0.0, )"),
+        ("(,2.0]", "(, 2.0.0]"),
+        ("[1.0]", "[1.0.0]"),
+        ("[1.0.0-beta.1 , 2]", "[1.0.0-beta.1, 2.0.0]"),
+        ("[x,2)", "[x,2)"),
+        ("nonsense", "nonsense"),
+    ],
+)
+def test_dependency_ranges_are_written_as_nuget_normalizes_them(text, normalized):
+    assert versions.range_text(text) == normalized

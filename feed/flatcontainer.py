@@ -1,0 +1,243 @@
+"""The flat container (``PackageBaseAddress/3.0.0``): version lists and package files.
+
+What ``dotnet restore`` reads: ``{id}/index.json`` lists the versions, and
+``{id}/{version}/{id}.{version}.nupkg`` is the package. Also the manifest
+(``{id}.nuspec``), the readme and the icon, read from inside the stored package.
+GET and HEAD everywhere. IDs and versions in URLs match case-insensitively and
+versions are normalized first (``1.0`` finds ``1.0.0``), as pushes and unlists do.
+
+Files never change once pushed, so they carry a strong ETag (the package's
+SHA-512) and may be cached for a year; the version list changes with every
+push, so caches keep it a minute.
+"""
+
+import inspect
+import json
+import zipfile
+from hashlib import sha256
+
+from django.db.models.functions import Lower
+from django.http import (
+    FileResponse,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from django.views.decorators.http import require_http_methods
+
+from feed.access import read_denied
+from packages import conf, downloads, ids, versions
+from packages.models import PackageVersion
+from packages.storage import package_storage
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+# A new version appears in the list within a minute of its push.
+VERSION_LIST_MAX_AGE = 60
+CHUNK_SIZE = 64 * 1024
+_FILE_FIELDS = ("pk", "package_id", "normalized_version", "sha512", "size", "file_name",
+                "pushed_at", "readme_path", "icon_path")  # fmt: skip
+_README_TYPES = {".md": "text/markdown; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+_ICON_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def not_found(reason: str = "Not found.") -> HttpResponse:
+    response = HttpResponse(reason + "\n", status=404, content_type="text/plain; charset=utf-8")
+    response.reason_phrase = reason
+    return response
+
+
+def _set(response: HttpResponse, headers: dict) -> None:
+    for name, value in headers.items():
+        response[name] = value
+
+
+def _head(request, response: HttpResponse, length: int) -> HttpResponse:
+    """HEAD: the GET's headers, no body (Django hands servers the body otherwise)."""
+    if request.method == "HEAD":
+        headers = response.headers
+        response = HttpResponse(status=response.status_code, content_type=headers["Content-Type"])
+        _set(response, headers)
+        response["Content-Length"] = str(length)
+    return response
+
+
+def versions_of(package_id: str) -> list[str]:
+    """The lower-cased normalized versions of ``package_id``, in NuGet's order; unlisted
+    included. One query on the version column alone, whatever the number of versions."""
+    found = (
+        PackageVersion.objects.annotate(name_lower=Lower("package__name"))
+        .filter(name_lower=package_id.lower())
+        .values_list("normalized_version", flat=True)
+    )
+    return [
+        version.normalized.lower()
+        for version in sorted((versions.parse(text) for text in found), key=versions.sort_key)
+    ]
+
+
+@require_http_methods(["GET", "HEAD"])
+def version_list(request, package_id: str):
+    if denial := read_denied(request, package_id):
+        return denial
+    found = versions_of(package_id) if ids.is_valid(package_id) else []
+    if not found:
+        return not_found(f"Package '{package_id[:100]}' was not found.")
+    body = json.dumps({"versions": found}).encode()
+    etag = f'"{sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": f"max-age={VERSION_LIST_MAX_AGE}"}
+    if not_modified := get_conditional_response(request, etag=etag):
+        _set(not_modified, headers)
+        return not_modified
+    response = HttpResponse(body, content_type="application/json", headers=headers)
+    return _head(request, response, len(body))
+
+
+def _find_version(package_id: str, version: str) -> PackageVersion | None:
+    parsed = versions.parse(version)
+    if parsed is None or not ids.is_valid(package_id):
+        return None
+    # Both sides of each comparison are what the unique indexes hold.
+    return (
+        PackageVersion.objects.annotate(
+            name_lower=Lower("package__name"), version_lower=Lower("normalized_version")
+        )
+        .filter(name_lower=package_id.lower(), version_lower=parsed.normalized.lower())
+        .only(*_FILE_FIELDS)
+        .first()
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+def package_file(request, package_id: str, version: str, name: str):
+    """``.nupkg``, ``.nuspec``, ``readme`` or ``icon`` of one version."""
+    if denial := read_denied(request, package_id):
+        return denial
+    found = _find_version(package_id, version)
+    if found is None:
+        return not_found(f"Package '{package_id[:100]}' version '{version[:64]}' was not found.")
+    lower_id, name = package_id.lower(), name.lower()
+    if name.startswith(f"{lower_id}.") and name.endswith(".nupkg"):
+        named = versions.parse(name[len(lower_id) + 1 : -len(".nupkg")])
+        if named is not None and named.normalized.lower() == found.normalized_version.lower():
+            return _nupkg(request, found)
+    elif name == f"{lower_id}.nuspec":
+        return _member(request, found, "nuspec", _is_root_nuspec, "application/xml")
+    elif name == "readme" and found.readme_path:
+        path = found.readme_path.lower()
+        kind = _README_TYPES.get(_extension(path), "text/plain; charset=utf-8")
+        return _member(request, found, "readme", _named(path), kind)
+    elif name == "icon" and found.icon_path:
+        path = found.icon_path.lower()
+        kind = _ICON_TYPES.get(_extension(path), "application/octet-stream")
+        return _member(request, found, "icon", _named(path), kind)
+    return not_found()
+
+
+def _conditions(request, found: PackageVersion, etag: str):
+    """(headers, 304 response or None) for a file of ``found``."""
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(found.pushed_at.timestamp()),
+        "Cache-Control": IMMUTABLE,
+    }
+    not_modified = get_conditional_response(
+        request, etag=etag, last_modified=int(found.pushed_at.timestamp())
+    )
+    if not_modified is not None:
+        _set(not_modified, headers)
+    return headers, not_modified
+
+
+def _nupkg(request, found: PackageVersion):
+    # The stored SHA-512 is base64: every character of it may stand in an ETag.
+    headers, not_modified = _conditions(request, found, f'"{found.sha512}"')
+    if not_modified is not None:
+        return not_modified
+    if request.method == "HEAD":
+        response = HttpResponse(content_type="application/octet-stream", headers=headers)
+        response["Content-Length"] = str(found.size)
+        return response
+    storage = package_storage()
+    expiry = conf.download_redirect()
+    if expiry:
+        response = HttpResponseRedirect(_signed_url(storage, found.file_name, expiry))
+        response["Cache-Control"] = "no-store"
+    else:
+        try:
+            stored = storage.open(found.file_name, "rb")
+        except FileNotFoundError:
+            return not_found("The package file is missing from storage.")
+        # With the file-system backend the WSGI server's file wrapper sends it
+        # with sendfile(); the ETag and length come from the row, not the file.
+        response = FileResponse(stored, content_type="application/octet-stream", headers=headers)
+        response["Content-Length"] = str(found.size)
+    downloads.record(found)
+    return response
+
+
+def _signed_url(storage, name: str, expiry: int) -> str:
+    # django-storages' S3 and Azure backends sign for as long as ``expire`` says;
+    # a backend without the argument signs as its own settings say.
+    if "expire" in inspect.signature(storage.url).parameters:
+        return storage.url(name, expire=expiry)
+    return storage.url(name)
+
+
+def _extension(path: str) -> str:
+    last = path.rsplit("/", 1)[-1]
+    return "." + last.rsplit(".", 1)[-1] if "." in last else ""
+
+
+def _is_root_nuspec(entry_name: str) -> bool:
+    return entry_name.lower().endswith(".nuspec") and "/" not in entry_name.replace("\\", "/")
+
+
+def _named(path: str):
+    # nuget pack writes "/"; some tools write "\": both name the same file.
+    return lambda entry_name: entry_name.replace("\\", "/").lower() == path
+
+
+def _member(request, found: PackageVersion, kind: str, matches, content_type: str):
+    """A file from inside the stored package, streamed, never extracted whole."""
+    headers, not_modified = _conditions(request, found, f'"{found.sha512}/{kind}"')
+    if not_modified is not None:
+        return not_modified
+    try:
+        stored = package_storage().open(found.file_name, "rb")
+    except FileNotFoundError:
+        return not_found("The package file is missing from storage.")
+    try:
+        archive = zipfile.ZipFile(stored)
+        entry = next((e for e in archive.infolist() if matches(e.filename)), None)
+        if entry is None:
+            archive.close()
+            stored.close()
+            return not_found()
+        if request.method == "HEAD":
+            archive.close()
+            stored.close()
+            response = HttpResponse(content_type=content_type, headers=headers)
+            response["Content-Length"] = str(entry.file_size)
+            return response
+        member = archive.open(entry)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+        # The package was read at push; damage since then is the store's, not the client's.
+        stored.close()
+        return not_found("The package file cannot be read.")
+    response = StreamingHttpResponse(
+        _chunks(member, archive, stored), content_type=content_type, headers=headers
+    )
+    response["Content-Length"] = str(entry.file_size)
+    return response
+
+
+def _chunks(member, archive, stored):
+    try:
+        while chunk := member.read(CHUNK_SIZE):
+            yield chunk
+    finally:
+        member.close()
+        archive.close()
+        stored.close()
