@@ -68,7 +68,7 @@ def clean_leak_url(raw: object) -> str:
     return url
 
 
-@sensitive_variables("value")
+@sensitive_variables()
 def mask(value: str) -> str:
     """What a page may show of ``value``: a key's hint, or at most its last four
     characters when it is long enough that they give nothing away."""
@@ -77,7 +77,7 @@ def mask(value: str) -> str:
     return f"…{value[-4:]}" if len(value) >= 16 else "…"
 
 
-@sensitive_variables("values", "parsed", "candidates")
+@sensitive_variables()
 def keys_for_values(values: list[str]) -> dict[int, ApiKey]:
     """The keys ``values`` name, by index in ``values``; unknown values are absent.
 
@@ -103,7 +103,7 @@ def keys_for_values(values: list[str]) -> dict[int, ApiKey]:
     return found
 
 
-@sensitive_variables("text", "line", "value", "data", "values")
+@sensitive_variables()
 def _parse_lines(text: str) -> list[tuple[int, str | None, str]]:
     """(line number, value or None when not understood, leak URL) per non-blank line.
 
@@ -135,7 +135,7 @@ def count_values(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.strip())
 
 
-@sensitive_variables("text", "entries", "values")
+@sensitive_variables()
 def find_leaked(text: str) -> list[LeakRow]:
     """A row per non-blank line of ``text``, in order, with the key it names if any."""
     entries = _parse_lines(text)

@@ -204,7 +204,7 @@ def verify(body: bytes, key_identifier: str, signature: str) -> None:
 # --- The report ----------------------------------------------------------------
 
 
-@sensitive_variables("body", "data", "item", "token")
+@sensitive_variables()
 def parse_report(body: bytes) -> list[Match]:
     """The matches in ``body``; Refusal (400) unless it is a JSON array of objects
     each with a string ``token`` (``type``, ``url`` and ``source``, when present,
@@ -230,11 +230,12 @@ def parse_report(body: bytes) -> list[Match]:
     return matches
 
 
+@sensitive_variables()
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-@sensitive_variables("matches")
+@sensitive_variables()
 @transaction.atomic
 def handle_report(matches: list[Match], *, key_identifier: str, request=None) -> list[dict]:
     """Revoke the live keys among ``matches``; return GitHub's feedback array.
@@ -329,7 +330,7 @@ def _read_body(request) -> bytes:
 @csrf_exempt
 @never_cache
 @require_POST
-@sensitive_variables("body", "matches")
+@sensitive_variables()
 def github_report(request):
     key_identifier = request.headers.get(KEY_ID_HEADER, "")
     try:

@@ -42,7 +42,7 @@ def _check_packages_owned(owner, package_ids: list[str]) -> list[str]:
     return sorted({owned[p.lower()] for p in package_ids}, key=str.lower)
 
 
-@sensitive_variables("plaintext")
+@sensitive_variables()
 def _set_new_secret(api_key: ApiKey) -> str:
     plaintext = keys.generate()
     api_key.digest = keys.digests(plaintext)[0]
@@ -50,7 +50,7 @@ def _set_new_secret(api_key: ApiKey) -> str:
     return plaintext
 
 
-@sensitive_variables("plaintext")
+@sensitive_variables()
 @transaction.atomic
 def api_key_create(
     *,
@@ -124,7 +124,7 @@ def api_key_edit(*, api_key: ApiKey, package_ids: list[str], globs: list[str], a
     return api_key
 
 
-@sensitive_variables("plaintext")
+@sensitive_variables()
 @transaction.atomic
 def api_key_regenerate(*, api_key: ApiKey, actor, request=None) -> tuple[ApiKey, str]:
     """A new value for the same name, owner, scopes and packages.

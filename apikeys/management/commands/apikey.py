@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.views.decorators.debug import sensitive_variables
 
 from apikeys import conf
 from apikeys.models import ApiKey, RevocationSource
@@ -144,6 +145,7 @@ class Command(BaseCommand):
         handlers = {"create": self.create_key, "list": self.list_keys, "revoke": self.revoke_key}
         handlers[subcommand](**options)
 
+    @sensitive_variables()
     def create_key(self, *, user, name, scopes, globs, packages, expires_in, **options):
         owner = self._user(user)
         if expires_in is None:
