@@ -4,17 +4,16 @@ No database: callers look up whether the package exists and who owns it, and
 pass the answers in, so every rule here is a plain function of its arguments.
 """
 
+import fnmatch
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-
-from apikeys import conf
 
 
 class Action(models.TextChoices):
@@ -53,42 +52,30 @@ def validate_glob(text: str) -> None:
 
 
 # ASCII: under Unicode case folding "K" (Kelvin sign) would match "k".
-_GLOB_FLAGS = re.IGNORECASE | re.ASCII | re.DOTALL
+_GLOB_FLAGS = re.IGNORECASE | re.ASCII
 
 
-def _glob_source(glob: str) -> str:
-    """The regex source for ``glob``, to be used whole (fullmatch) with _GLOB_FLAGS.
-
-    Every character but ``*`` is literal (escaped), so even an unvalidated glob
-    cannot inject regex syntax.
-    """
-    pieces = glob.split("*")
-    if len(pieces) == 1:
-        return re.escape(glob)
-    first, *middles, last = pieces
-    # Each middle piece is matched at its leftmost place and never revisited
-    # (an atomic group). That is exact for "*"-only globs, and it keeps a
-    # hostile glob such as "*a*a*a…*b" fast: plain ".*" pieces backtrack
-    # exponentially (12 of them against 40 characters already hang).
-    return (
-        re.escape(first)
-        + "".join(f"(?>.*?{re.escape(piece)})" for piece in middles if piece)
-        + ".*"
-        + re.escape(last)
-    )
+def _literal_brackets(glob: str) -> str:
+    # fnmatch reads "?" and "[...]" as wildcards; ours are literal. Valid globs
+    # never hold them, but matching must not depend on validation having run:
+    # "[?]" and "[[]" are fnmatch's own spelling of a literal "?" and "[".
+    return re.sub(r"[?[]", r"[\g<0>]", glob)
 
 
 @functools.lru_cache(maxsize=1024)
 def globs_to_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One case-insensitive whole-ID regex that matches where any of ``globs``
-    does; None for none.
+    """One case-insensitive regex that matches a whole ID where any of ``globs``
+    does; None for none. Use it with ``fullmatch``.
 
-    Use it with ``fullmatch``, which tries each alternative until one spans the ID.
+    ``fnmatch.translate`` makes each glob's regex: "*" becomes ".*", and since
+    Python 3.11 every "*" but the last is an atomic group, so that a hostile glob
+    such as "*a*a*a…*b" fails in linear time instead of backtracking for ever.
     Cached: a page that builds the grants of many keys compiles each set once.
     """
     if not globs:
         return None
-    return re.compile("|".join(f"(?:{_glob_source(glob)})" for glob in globs), _GLOB_FLAGS)
+    sources = (fnmatch.translate(_literal_brackets(glob)) for glob in globs)
+    return re.compile("|".join(f"(?:{source})" for source in sources), _GLOB_FLAGS)
 
 
 def glob_matches(glob: str, package_id: str) -> bool:
@@ -104,7 +91,12 @@ def _first_of_each(globs) -> list[str]:
 
 
 def parse_globs(text: str) -> list[str]:
-    """The globs in ``text``, one per line; raise ValidationError listing every problem."""
+    """The globs in ``text``, one per line, without case-insensitive repeats; raise
+    ValidationError listing every invalid one.
+
+    How many globs a key may hold is checked in one place, ``ApiKey.clean``, which
+    every service runs: the forms show its message next to the field.
+    """
     globs: list[str] = []
     errors: list[ValidationError] = []
     for glob in _first_of_each(line.strip() for line in (text or "").splitlines()):
@@ -116,20 +108,6 @@ def parse_globs(text: str) -> list[str]:
             errors.extend(error.error_list)
         else:
             globs.append(glob)
-
-    limit = conf.max_globs()
-    if len(globs) > limit:
-        errors.append(
-            ValidationError(
-                ngettext(
-                    "Enter at most %(max)d glob pattern.",
-                    "Enter at most %(max)d glob patterns.",
-                    limit,
-                ),
-                code="max_globs",
-                params={"max": limit},
-            )
-        )
     if errors:
         raise ValidationError(errors)
     return globs
@@ -166,10 +144,6 @@ class Denied:
 _PUSH_NEW_SCOPES = frozenset({Action.PUSH.value})
 _PUSH_VERSION_SCOPES = frozenset({Action.PUSH.value, Action.PUSH_VERSION.value})
 _UNLIST_SCOPES = frozenset({Action.UNLIST.value})
-# The actions as plain strings: comparing with them spares an enum attribute
-# look-up per comparison on a path every push takes.
-_PUSH = Action.PUSH.value
-_UNLIST = Action.UNLIST.value
 
 
 @dataclass(frozen=True)
@@ -179,12 +153,6 @@ class Grant:
     actions: frozenset[str]
     package_ids: frozenset[str]  # lower-cased: IDs compare case-insensitively
     globs: tuple[str, ...]
-    # All the globs as one regex, compiled when the grant is made: covers() then
-    # runs one match however many globs there are, with no per-glob calls.
-    _globs_regex: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_globs_regex", globs_to_regex(tuple(self.globs)))
 
     @classmethod
     def of(cls, actions=(), package_ids=(), globs=()) -> "Grant":
@@ -200,7 +168,8 @@ class Grant:
             return False
         if package_id.lower() in self.package_ids:
             return True
-        return self._globs_regex is not None and self._globs_regex.fullmatch(package_id) is not None
+        regex = globs_to_regex(tuple(self.globs))
+        return regex is not None and regex.fullmatch(package_id) is not None
 
     def allows(
         self,
@@ -229,9 +198,9 @@ class Grant:
         Scope and ID are checked the same way whether or not the package exists,
         so those two refusals never depend on it.
         """
-        if action == _PUSH:
+        if action == Action.PUSH:
             needed = _PUSH_VERSION_SCOPES if package_exists else _PUSH_NEW_SCOPES
-        elif action == _UNLIST:
+        elif action == Action.UNLIST:
             needed = _UNLIST_SCOPES
         else:
             return Denied(
@@ -242,7 +211,7 @@ class Grant:
         names = {"package_id": package_id}
 
         if self.actions.isdisjoint(needed):
-            if action == _UNLIST:
+            if action == Action.UNLIST:
                 reason = gettext(
                     "Unlisting or relisting “%(package_id)s” needs the package:unlist scope, "
                     "which this API key does not have."
@@ -260,7 +229,7 @@ class Grant:
             return Denied(Denied.SCOPE, reason % names)
 
         if not self.covers(package_id):
-            if action == _UNLIST:
+            if action == Action.UNLIST:
                 reason = gettext(
                     "This API key may not unlist or relist “%(package_id)s”: the ID matches "
                     "none of its packages or glob patterns."
@@ -272,7 +241,7 @@ class Grant:
                 )
             return Denied(Denied.PACKAGE, reason % names)
 
-        if action == _PUSH and not package_exists:
+        if action == Action.PUSH and not package_exists:
             return ALLOWED
         if not package_exists:
             reason = gettext(
@@ -281,7 +250,7 @@ class Grant:
             )
             return Denied(Denied.OWNER, reason % names)
         if not owner_owns_package:
-            if action == _UNLIST:
+            if action == Action.UNLIST:
                 reason = gettext(
                     "This API key's owner does not own “%(package_id)s”, so it may not "
                     "unlist or relist it."

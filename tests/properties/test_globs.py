@@ -1,9 +1,10 @@
 """Properties of package globs (apikeys/scopes.py) against a reference matcher.
 
-scopes.globs_to_regex builds an atomic-group regex for speed; the reference below
-is the textbook dynamic program, slow and obviously right. tests/apikeys/
-test_scopes.py compares every short glob over a tiny alphabet with fnmatch; here
-Hypothesis looks for longer disagreements, regex metacharacters included.
+scopes.globs_to_regex compiles globs with fnmatch.translate, "?" and "[" kept
+literal; the reference below is the textbook dynamic program, slow and obviously
+right. tests/apikeys/test_scopes.py compares every short glob over a tiny alphabet
+with fnmatch; here Hypothesis looks for longer disagreements, regex metacharacters
+included.
 """
 
 import re
@@ -183,7 +184,6 @@ def test_parse_globs_output_is_valid_and_parses_to_itself(text):
         scopes.validate_glob(glob)
     lowered = [glob.lower() for glob in parsed]
     assert len(set(lowered)) == len(lowered)
-    assert len(parsed) <= 10
     # Every line that survives is one of the input's lines, stripped, in order.
     lines = [line.strip() for line in text.splitlines()]
     assert [lines.index(glob) for glob in parsed] == sorted(lines.index(glob) for glob in parsed)
@@ -193,15 +193,14 @@ def test_parse_globs_output_is_valid_and_parses_to_itself(text):
 
 @PROPERTY
 @given(glob_texts)
-def test_parse_globs_accepts_exactly_when_every_line_is_valid_and_few(text):
+def test_parse_globs_accepts_exactly_when_every_line_is_valid(text):
     first_spellings: dict[str, str] = {}
     for line in text.splitlines():
         if line.strip():
             first_spellings.setdefault(line.strip().lower(), line.strip())
     unique = list(first_spellings.values())
-    expected_ok = len(unique) <= 10 and all(
-        re.fullmatch(r"[A-Za-z0-9_.*-]{1,256}", glob) for glob in unique
-    )
+    # However many: the count is ApiKey.clean's to check.
+    expected_ok = all(re.fullmatch(r"[A-Za-z0-9_.*-]{1,256}", glob) for glob in unique)
     if expected_ok:
         assert scopes.parse_globs(text) == unique
     else:
