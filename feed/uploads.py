@@ -9,8 +9,9 @@ import hashlib
 import tempfile
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.http import parse_header_parameters
 
 from packages.services import Upload
 
@@ -37,7 +38,8 @@ class LengthRequired(Exception):
 
 
 class _NupkgHandler(FileUploadHandler):
-    """Keeps the first file part only, in a temporary file that vanishes on close."""
+    """Keeps the one file part in a temporary file that vanishes on close; a second
+    file part stops the upload."""
 
     def __init__(self, request, max_size: int):
         super().__init__(request)
@@ -45,13 +47,17 @@ class _NupkgHandler(FileUploadHandler):
         self.file = None
         self.size = 0
         self.too_large = False
+        self.several_files = False
         self._sha512 = hashlib.sha512()
         self._receiving = False
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         if self.file is not None:
-            raise SkipFile
+            # Which part would be the package? Refuse rather than guess. (SkipFile
+            # would not do: the parser then closes every handler's ``file``.)
+            self.several_files = True
+            raise StopUpload(connection_reset=True)
         # Closed by receive()'s caller; the file has no name, so even a crash
         # leaves nothing on disk.
         self.file = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115
@@ -78,13 +84,45 @@ class _NupkgHandler(FileUploadHandler):
         return base64.b64encode(self._sha512.digest()).decode("ascii")
 
 
+class _Body:
+    """The request body as the parser reads it.
+
+    A failure to read it (the client went away mid-body, or sent a bad chunk)
+    becomes BadUpload; the servers' own errors for it differ (gunicorn raises
+    NoMoreData, InvalidChunkSize...), so any exception from ``read`` counts. On
+    the way it watches for the closing delimiter, which Django's parser does not
+    require: without it the body was cut short, or its boundary is not the one
+    the header names, and the last part would run to the end of the body.
+    """
+
+    def __init__(self, stream, boundary: bytes):
+        self._stream = stream
+        self._close = b"\r\n--" + boundary + b"--"
+        self._tail = b""
+        self.closed = False
+
+    def read(self, size=-1):
+        try:
+            data = self._stream.read(size)
+        except Exception as error:
+            raise BadUpload("bad_body", "The request body is incomplete or malformed.") from error
+        if data and not self.closed:
+            seen = self._tail + data
+            self.closed = self._close in seen
+            self._tail = seen[-len(self._close) :]
+        return data
+
+
 def receive(request, max_size: int) -> Upload:
     """The package file from a push, whether the body is chunked or has a length."""
-    content_type = request.META.get("CONTENT_TYPE", "")
-    if not content_type.lower().startswith("multipart/form-data"):
+    content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    boundary = params.get("boundary", "")
+    if content_type.lower() != "multipart/form-data" or not boundary:
         raise _not_multipart()
     meta = request.META.copy()
     if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        if not request.environ.get("wsgi.input_terminated"):
+            raise LengthRequired
         # gunicorn has de-chunked the body and ends the stream at its end
         # (wsgi.input_terminated); Django would read 0 bytes without a
         # Content-Length, so read the stream itself, bounded by the limit.
@@ -92,16 +130,33 @@ def receive(request, max_size: int) -> Upload:
         meta["CONTENT_LENGTH"] = str(max_size + 1)
     else:
         stream = request
+    body = _Body(stream, boundary.encode("ascii", "replace"))
     handler = _NupkgHandler(request, max_size)
     try:
-        MultiPartParser(meta, stream, [handler], request.encoding).parse()
+        MultiPartParser(meta, body, [handler], request.encoding).parse()
     except MultiPartParserError:
         raise _not_multipart() from None
+    except BadUpload:
+        _discard(handler)
+        raise
     if handler.too_large:
-        if handler.file is not None:
-            handler.file.close()
+        _discard(handler)
         raise TooLarge
+    if handler.several_files:
+        _discard(handler)
+        raise BadUpload("several_files", "The body must hold one package file, not several.")
     if handler.file is None or handler.size == 0:
         raise _not_multipart()
+    if not body.closed:
+        _discard(handler)
+        raise BadUpload(
+            "unterminated_body",
+            "The multipart body does not end with the boundary its Content-Type names.",
+        )
     handler.file.seek(0)
     return Upload(file=handler.file, size=handler.size, sha512=handler.sha512)
+
+
+def _discard(handler: _NupkgHandler) -> None:
+    if handler.file is not None:
+        handler.file.close()

@@ -9,8 +9,10 @@ the nuspec, read with a bound:
    then zipfile itself (``not_zip``);
 3. every entry's path (``unsafe_path``), the entry count (``too_many_entries``) and
    the declared uncompressed total (``too_large_uncompressed``);
-4. exactly one ``*.nuspec`` at the root (``no_nuspec``, ``several_nuspecs``), its
-   size (``nuspec_too_large``) and its data (``unreadable_nuspec``);
+4. exactly one ``*.nuspec`` at the root (``no_nuspec``, ``several_nuspecs``), no two
+   entries that extract to the same file (``duplicate_entry``: equal names, ignoring
+   case and the kind of slash), the nuspec's size (``nuspec_too_large``) and its
+   data (``unreadable_nuspec``);
 5. the XML, with DTDs and entities forbidden (``bad_xml``), the nuspec shape
    (``bad_nuspec``), the required elements (``missing_metadata``), the ID
    (``bad_id``), the version (``bad_version``) and dependency IDs (``bad_dependency``).
@@ -56,6 +58,7 @@ CODES = frozenset(
         "too_large_uncompressed",
         "no_nuspec",
         "several_nuspecs",
+        "duplicate_entry",
         "nuspec_too_large",
         "unreadable_nuspec",
         "bad_xml",
@@ -190,6 +193,7 @@ def _read(fp: BinaryIO) -> PackageMetadata:
         entries = archive.infolist()
         _check_entries(entries, max_entries)
         nuspec = _find_nuspec(entries)
+        _check_unique_names(entries)
         data = _read_nuspec(archive, nuspec)
     return _metadata(_parse_xml(data), nuspec.filename)
 
@@ -257,6 +261,20 @@ def _check_entries(entries: list[zipfile.ZipInfo], max_entries: int) -> None:
             _("The package's files add up to more than %(limit)s uncompressed.")
             % {"limit": _size(limit)},
         )
+
+
+def _check_unique_names(entries: list[zipfile.ZipInfo]) -> None:
+    # Two entries that extract to the same file: zip readers disagree on which one
+    # wins, and on Windows (and macOS) so do "lib/A.dll" and "lib\\a.dll".
+    seen = set()
+    for entry in entries:
+        key = entry.filename.replace("\\", "/").lower()
+        if key in seen:
+            raise InvalidPackage(
+                "duplicate_entry",
+                _("The package holds two files named %(name)s.") % {"name": _shown(entry.filename)},
+            )
+        seen.add(key)
 
 
 def _is_unsafe(name: str) -> bool:

@@ -13,6 +13,7 @@ from apikeys.models import ApiKey
 from apikeys.services import api_key_revoke
 from audit.models import Event, EventKind
 from packages.models import Package, PackageVersion
+from tests.feed.conftest import multipart
 from tests.nupkgs import make_nupkg
 
 pytestmark = pytest.mark.django_db
@@ -353,3 +354,95 @@ class TestRateLimit:
         with django_assert_num_queries(1):
             assert push(make_nupkg(), value).status_code == 429
         assert failed.count() == 4
+
+
+class TestHostileInput:
+    """Bad bytes get a 4xx whose reason phrase is one line of printable ASCII."""
+
+    @pytest.fixture
+    def value(self, push, owner, make_key):
+        _, value = make_key(owner, actions=["package:push", "package:unlist"])
+        assert push(make_nupkg("Contoso.Core", "1.0.0"), value).status_code == 201
+        return value
+
+    @pytest.mark.parametrize("char", ["%00", "%01", "%1b", "%7f", "%0d%0a"])
+    @pytest.mark.parametrize("where", ["id", "version"])
+    @pytest.mark.parametrize("method", ["delete", "post"])
+    def test_control_characters_in_the_url_are_404_with_a_clean_reason(
+        self, client, value, char, where, method
+    ):
+        package_id, version = "Contoso.Core", "1.0.0"
+        if where == "id":
+            package_id = f"Contoso{char}Core"
+        else:
+            version = f"1.0{char}.0"
+        response = getattr(client, method)(
+            f"/api/v2/package/{package_id}/{version}", headers={"X-NuGet-ApiKey": value}
+        )
+        assert response.status_code == 404
+        reason = response.reason_phrase
+        assert reason.isascii() and reason.isprintable(), repr(reason)
+        assert "was not found" in reason
+        assert PackageVersion.objects.get().listed
+
+    def test_two_file_parts_are_400(self, client, owner, make_key, package_files):
+        _, value = make_key(owner)
+        body, content_type = multipart(make_nupkg("Contoso.Core", "1.0.0"))
+        boundary = content_type.split("boundary=")[1]
+        second = (
+            b'Content-Disposition: form-data; name="other"; filename="other.nupkg"\r\n\r\n'
+        ) + make_nupkg("Contoso.Other", "1.0.0")
+        body = body.replace(f"--{boundary}--".encode(), f"--{boundary}\r\n".encode() + second
+                            + f"\r\n--{boundary}--".encode())  # fmt: skip
+        response = client.generic(
+            "PUT", "/api/v2/package/", body, content_type, headers={"X-NuGet-ApiKey": value}
+        )
+        assert response.status_code == 400
+        assert "one package file" in response.reason_phrase
+        assert not PackageVersion.objects.exists()
+        assert files_in(package_files) == []
+
+    def test_a_closing_boundary_other_than_the_headers_is_400(
+        self, client, owner, make_key, package_files
+    ):
+        _, value = make_key(owner)
+        body, content_type = multipart(make_nupkg())
+        boundary = content_type.split("boundary=")[1]
+        body = body.replace(f"--{boundary}--".encode(), b"--someotherboundary--")
+        response = client.generic(
+            "PUT", "/api/v2/package/", body, content_type, headers={"X-NuGet-ApiKey": value}
+        )
+        assert response.status_code == 400
+        assert "boundary" in response.reason_phrase
+        assert not PackageVersion.objects.exists()
+        assert files_in(package_files) == []
+        assert Event.objects.get(kind="package:refused").details["code"] == "unterminated_body"
+
+    @pytest.mark.parametrize("cut", [2, 10, 40])
+    def test_a_body_shorter_than_its_content_length_is_400(
+        self, client, owner, make_key, package_files, cut
+    ):
+        _, value = make_key(owner)
+        body, content_type = multipart(make_nupkg())
+        response = client.generic(
+            "PUT", "/api/v2/package/", body[:-cut], content_type,
+            headers={"X-NuGet-ApiKey": value}, CONTENT_LENGTH=str(len(body)),
+        )  # fmt: skip
+        assert response.status_code == 400
+        assert not PackageVersion.objects.exists()
+        assert files_in(package_files) == []
+
+    @pytest.mark.parametrize(
+        "files",
+        [{"lib/A.dll": b"1", "lib/a.dll": b"2"}, {"lib/a.dll": b"1", "lib\\a.dll": b"2"}],
+        ids=["case", "slash"],
+    )
+    def test_a_package_with_duplicate_entries_is_400(
+        self, push, owner, make_key, package_files, files
+    ):
+        _, value = make_key(owner)
+        response = push(make_nupkg(extra_files=files), value)
+        assert response.status_code == 400
+        assert "two files named" in response.reason_phrase
+        assert not PackageVersion.objects.exists()
+        assert files_in(package_files) == []

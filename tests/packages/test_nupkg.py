@@ -372,6 +372,27 @@ REFUSALS = {
         "several_nuspecs",
     ),
     "the same nuspec twice": (_dup_nuspec, {}, "several_nuspecs"),
+    "a file twice": (
+        lambda: zip_of(
+            [
+                ("Contoso.Core.nuspec", nuspec_xml().encode()),
+                ("lib/a.dll", b"1"),
+                ("lib/a.dll", b"2"),
+            ]
+        ),
+        {},
+        "duplicate_entry",
+    ),
+    "files whose names differ in case": (
+        lambda: make_nupkg(extra_files={"lib/A.dll": b"1", "lib/a.dll": b"2"}),
+        {},
+        "duplicate_entry",
+    ),
+    "files whose names differ in slashes": (
+        lambda: make_nupkg(extra_files={"lib/a.dll": b"1", "lib\\a.dll": b"2"}),
+        {},
+        "duplicate_entry",
+    ),
     "nuspec too large": (make_nupkg, {"PACKAGES_MAX_NUSPEC_SIZE": 100}, "nuspec_too_large"),
     "nuspec encrypted": (
         lambda: patch_entry(make_nupkg(), "Contoso.Core.nuspec", flags=0x1),
