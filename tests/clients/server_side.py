@@ -1,6 +1,7 @@
 """Runs in the served portal's environment, to set up and read what the client tests need.
 
     python -m tests.clients.server_side setup           # {"keys": {"contoso": ..., "retired": ...}}
+    python -m tests.clients.server_side key demo 'Demo.*' # {"key": ...}: push and unlist
     python -m tests.clients.server_side revoke retired  # {"revoked": "retired"}
     python -m tests.clients.server_side state           # {"versions": [...], "events": [...]}
 
@@ -48,6 +49,26 @@ def setup() -> dict:
     return {"keys": keys}
 
 
+def key(name: str, glob: str) -> dict:
+    """A push-and-unlist key of the publisher (``setup`` first) for ``glob``."""
+    from django.contrib.auth import get_user_model
+
+    from apikeys.scopes import Action
+    from apikeys.services import api_key_create
+
+    user = get_user_model().objects.get(username=PUBLISHER)
+    _, plaintext = api_key_create(
+        owner=user,
+        name=name,
+        actions=[str(Action.PUSH), str(Action.UNLIST)],
+        package_ids=[],
+        globs=[glob],
+        expiration_days=30,
+        actor=user,
+    )
+    return {"key": plaintext}
+
+
 def revoke(name: str) -> dict:
     from apikeys.models import ApiKey
     from apikeys.services import api_key_revoke
@@ -87,7 +108,7 @@ def state() -> dict:
 
 def main(argv: list[str]) -> None:
     django.setup()
-    commands = {"setup": setup, "revoke": revoke, "state": state}
+    commands = {"setup": setup, "key": key, "revoke": revoke, "state": state}
     print(json.dumps(commands[argv[0]](*argv[1:])))
 
 
