@@ -290,7 +290,7 @@ def _refuse(request, refusal: Refusal, key_identifier: str = "") -> HttpResponse
         details["key_identifier"] = key_identifier[:_DETAIL_MAX]
     ip = client_ip(request)
     limiter = refusal_limiter()
-    wait = limiter.retry_after(ip)
+    wait = limiter.hit(ip)
     if wait:
         if limiter.first_over_limit(ip):
             record(
@@ -301,7 +301,6 @@ def _refuse(request, refusal: Refusal, key_identifier: str = "") -> HttpResponse
         response = JsonResponse({"error": "too_many_requests"}, status=429)
         response["Retry-After"] = str(wait)
         return response
-    limiter.note_failure(ip)
     record(EventKind.SECRET_SCANNING_REFUSED, request=request, details=details)
     logger.warning("secret scanning report refused: %s", refusal.reason)
     return JsonResponse({"error": refusal.error}, status=refusal.status)

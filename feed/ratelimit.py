@@ -19,12 +19,18 @@ def _limiter() -> Limiter:
 
 
 def retry_after(ip: str | None) -> int:
-    """Seconds until ``ip`` may fail again, or 0 when it is under the limit."""
-    return _limiter().retry_after(ip)
+    """Count a failed attempt of ``ip``: 0 when it is within the limit, else the
+    seconds until ``ip`` may fail again.
+
+    Call it once per failure, before answering it: the count and the check are
+    one step, so failures that reach several workers at the same moment cannot
+    all pass the check before any of them is counted.
+    """
+    return _limiter().hit(ip)
 
 
 def note_failure(ip: str | None) -> None:
-    _limiter().note_failure(ip)
+    """Nothing more to count: ``retry_after()`` counted the failure."""
 
 
 def first_over_limit(ip: str | None) -> bool:

@@ -120,8 +120,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------
-# Rate limits live in the cache. One process: local memory. Several workers or
-# servers: point REDIS_URL (or CACHE_URL) at a shared Redis.
+# Rate limits live in the cache, and must count every worker's attempts. With
+# REDIS_URL (or CACHE_URL): a shared Redis, for every server. Without: Django's
+# database cache, in a table that a migration creates (portal/migrations), which
+# every worker of the machine, and every server sharing the database, reads. Not
+# local memory: each gunicorn worker would count alone, and five workers would
+# allow five times each limit.
 _cache_url = env_str("CACHE_URL") or env_str("REDIS_URL")
 if _cache_url:
     if urlsplit(_cache_url).scheme not in ("redis", "rediss", "unix"):
@@ -134,7 +138,15 @@ if _cache_url:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+            # Culling deletes live counters too once a table is this full: keep
+            # it out of reach of a flood from many addresses (expired rows go first).
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- Authentication ---------------------------------------------------------
 
