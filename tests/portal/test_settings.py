@@ -46,7 +46,8 @@ def test_first_run_defaults(tmp_path):
     assert shown["db"]["ENGINE"] == "django.db.backends.sqlite3"
     assert shown["db"]["NAME"] == str(tmp_path / "db.sqlite3")
     assert shown["email"] == "django.core.mail.backends.console.EmailBackend"
-    assert shown["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    # Shared by every worker: the database, not one process's memory.
+    assert shown["cache"] == "django.core.cache.backends.db.DatabaseCache"
     assert set(shown["hosts"]) == {"localhost", "127.0.0.1", "[::1]"}
 
 
