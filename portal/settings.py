@@ -100,10 +100,16 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 
+# gunicorn's gevent workers (gunicorn.conf.py) serve each request in a greenlet of its
+# own, and Django keeps a connection per greenlet: one kept past its request would be
+# nobody's and linger until garbage collection. So by default a connection lasts one
+# request (CONN_MAX_AGE 0). Not psycopg's pool: after a database outage it waits out
+# a growing back-off before reconnecting, answering 503 for seconds after the
+# database is back, where a new connection per request works at once.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 60),
+        conn_max_age=env_int("CONN_MAX_AGE", 0),
         conn_health_checks=True,
     )
 }

@@ -1,0 +1,92 @@
+"""The portal served as `make run` and a deployment serve it: gunicorn reading
+``gunicorn.conf.py``, on a free loopback port, with a database of its own (an SQLite
+file in its VAR_DIR, or a fresh PostgreSQL database when DATABASE_URL names
+PostgreSQL). Rows are made with ``tests/serving/server_side.py`` run with the
+server's environment, never through the test process's pytest-django database.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import servers
+from tests.servers import ROOT
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serving: gunicorn as gunicorn.conf.py starts it, under hostile clients"
+    )
+
+
+@dataclass
+class Portal:
+    host: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def server_side(self, command: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.serving.server_side", command],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"server_side {command} failed:\n{done.stdout}{done.stderr}"
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def server_database_url():
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield None
+        return
+    with servers.postgres_database(url, "portal_serving") as database_url:
+        yield database_url
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory, server_database_url):
+    """gunicorn with nothing on its command line but the application: workers, worker
+    class and the rest come from ``gunicorn.conf.py``; WEB_CONCURRENCY=5 is the
+    default on two cores, pinned so the test means the same on any machine."""
+    var_dir = tmp_path_factory.mktemp("portal-var")
+    host, port = "127.0.0.1", servers.free_port()
+    env = servers.server_env(
+        var_dir,
+        server_database_url,
+        HOST=host,
+        PORT=str(port),
+        WEB_CONCURRENCY="5",
+        PACKAGES_DIR=str(var_dir / "packages"),
+    )
+    servers.manage(env, "migrate", "--noinput")
+    # As `make run` does: the home page's templates need the static files' manifest.
+    servers.manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    log_path = var_dir / "server.log"
+    process = servers.start_gunicorn(env, log_path)
+    portal = Portal(host=host, port=port, env=env, log_path=log_path)
+    try:
+        servers.wait_until_serving(f"{portal.base}/", process, portal.log)
+        yield portal
+    finally:
+        servers.stop(process)
+    if "Traceback" in portal.log():
+        pytest.fail("the server logged an error:\n" + portal.log(), pytrace=False)
