@@ -71,10 +71,7 @@ def versions_of(package_id: str) -> list[str]:
         .filter(name_lower=package_id.lower())
         .values_list("normalized_version", flat=True)
     )
-    return [
-        version.normalized.lower()
-        for version in sorted((versions.parse(text) for text in found), key=versions.sort_key)
-    ]
+    return [text.lower() for text in sorted(found, key=versions.normalized_sort_key)]
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -52,8 +52,8 @@ def _json(request, data: dict) -> HttpResponse:
 
 
 def _versions(package_id: str, semver2: bool):
-    """``(display ID, [(pk, NuGetVersion)] in NuGet's order)`` in one query on three
-    columns; ``(None, [])`` for an unknown ID."""
+    """``(display ID, [(pk, normalized version)] in NuGet's order)`` in one query on
+    three columns; ``(None, [])`` for an unknown ID."""
     if not ids.is_valid(package_id):
         return None, []
     rows = PackageVersion.objects.annotate(name_lower=Lower("package__name")).filter(
@@ -61,14 +61,11 @@ def _versions(package_id: str, semver2: bool):
     )
     if not semver2:
         rows = rows.filter(is_semver2=False)
-    found = [
-        (pk, versions.parse(normalized), name)
-        for pk, normalized, name in rows.values_list("pk", "normalized_version", "package__name")
-    ]
+    found = list(rows.values_list("pk", "normalized_version", "package__name"))
     if not found:
         return None, []
-    found.sort(key=lambda row: versions.sort_key(row[1]))
-    return found[0][2], [(pk, version) for pk, version, _name in found]
+    found.sort(key=lambda row: versions.normalized_sort_key(row[1]))
+    return found[0][2], [(pk, normalized) for pk, normalized, _name in found]
 
 
 def _pages(ordered: list) -> list[list]:
@@ -81,7 +78,7 @@ def _leaf_items(links: Links, display_id: str, pks: list[int]) -> list[dict]:
 
 
 def _page(links: Links, page: list, *, items: list[dict] | None) -> dict:
-    lower, upper = page[0][1].normalized, page[-1][1].normalized
+    lower, upper = page[0][1], page[-1][1]
     data = {
         "@id": links.registration_page(lower, upper),
         "@type": "catalog:CatalogPage",
@@ -177,10 +174,11 @@ def page(request, package_id: str, lower: str, upper: str, semver2: bool):
         return denial
     lowest, highest = versions.parse(lower), versions.parse(upper)
     display_id, ordered = _versions(package_id, semver2) if lowest and highest else (None, [])
+    low, high = (versions.sort_key(bound) for bound in (lowest, highest)) if ordered else (0, 0)
     found = [
-        (pk, version)
-        for pk, version in ordered
-        if versions.sort_key(lowest) <= versions.sort_key(version) <= versions.sort_key(highest)
+        (pk, normalized)
+        for pk, normalized in ordered
+        if low <= versions.normalized_sort_key(normalized) <= high
     ]
     if not found:
         return not_found(f"Package '{package_id[:100]}' has no such page.")

@@ -193,3 +193,13 @@ def range_text(text: str) -> str:
     if not comma:
         return f"[{low}]" if low and opening == "[" and closing == "]" else text
     return f"{opening}{low}, {high}{closing}"
+
+
+def normalized_sort_key(normalized: str) -> tuple:
+    """``sort_key(parse(normalized))`` for a string that is already a normalized version
+    (as stored), without building a ``NuGetVersion``: version lists sort thousands."""
+    numbers, _dash, release = normalized.partition("-")
+    parts = [int(part) for part in numbers.split(".")]
+    parts += [0] * (4 - len(parts))
+    labels = release.split(".") if release else ()
+    return (*parts, 0 if labels else 1, tuple(_label_key(label) for label in labels))

@@ -280,3 +280,18 @@ def test_semver2_is_a_dotted_label_or_build_metadata(text, semver2):
 )
 def test_dependency_ranges_are_written_as_nuget_normalizes_them(text, normalized):
     assert versions.range_text(text) == normalized
+
+
+@given(
+    st.lists(
+        st.from_regex(
+            r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}(-[0-9A-Za-z-]{1,4}(\.[0-9A-Za-z]{1,3}){0,2})?",
+            fullmatch=True,
+        ),
+        max_size=20,
+    )
+)
+def test_the_stored_form_sorts_as_the_parsed_versions_do(texts):
+    parsed = [v for v in map(parse, texts) if v is not None]
+    normalized = [v.normalized for v in parsed]
+    assert [versions.normalized_sort_key(t) for t in normalized] == [sort_key(v) for v in parsed]
