@@ -50,9 +50,11 @@ def served(tmp_path_factory):
         deadline = time.monotonic() + 90
         while True:
             try:
-                urllib.request.urlopen(base + "/", timeout=2)
+                urllib.request.urlopen(base + "/", timeout=10)
                 break
-            except (urllib.error.URLError, ConnectionError):
+            # OSError covers a refused connection (not listening yet) and a read
+            # that times out (listening, a worker still booting).
+            except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     pytest.fail("make run did not serve the portal:\n" + log.read())
