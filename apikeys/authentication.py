@@ -7,6 +7,7 @@ index), and builds no model instance. Everything else about keys uses the ORM.
 """
 
 import enum
+import functools
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,9 @@ _KEY_FIELDS = (
 )
 
 
+# Built once per number of digests: the statement depends on nothing else (the
+# models' tables and columns, and the default connection, where keys live).
+@functools.lru_cache(maxsize=8)
 def _lookup_sql(digest_count: int) -> str:
     """The one SELECT of the check, for ``digest_count`` candidate digests.
 
@@ -120,6 +124,13 @@ def _lookup(candidates: list[str]) -> _Row | None:
         cursor.execute(_lookup_sql(len(candidates)), {f"d{i}": d for i, d in enumerate(candidates)})
         row = cursor.fetchone()
     return None if row is None else _Row(*row)
+
+
+@functools.lru_cache(maxsize=4096)
+def _grant(actions: str, package_ids: str, globs: str) -> Grant:
+    # The three JSON columns as the database returns them (text). Grants are
+    # immutable and a key is used again and again: decode each distinct one once.
+    return Grant.of(json.loads(actions), json.loads(package_ids), json.loads(globs))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -164,7 +175,7 @@ def check(raw_key) -> Outcome:
     last_used = _aware(row.last_used_at)
     if last_used is None or now - last_used >= LAST_USED_INTERVAL:
         _touch(row.id, now)
-    grant = Grant.of(json.loads(row.actions), json.loads(row.package_ids), json.loads(row.globs))
+    grant = _grant(row.actions, row.package_ids, row.globs)
     return Outcome(
         AuthenticatedKey(row.id, row.owner_id, row.owner_username, hint, expires_at, grant)
     )

@@ -6,6 +6,7 @@ change settings with the ``settings`` fixture. ``portal/settings.py`` defines an
 APIKEYS_* setting only when its environment variable is set; the defaults are here.
 """
 
+import functools
 import hashlib
 import hmac
 import re
@@ -40,6 +41,8 @@ def prefix() -> str:
     return value
 
 
+# Cached by the secret key's value: the derived pepper is a function of it alone.
+@functools.lru_cache(maxsize=8)
 @sensitive_variables()
 def _derive_pepper(secret_key: str | bytes) -> bytes:
     return hmac.new(force_bytes(secret_key), _PEPPER_LABEL, hashlib.sha256).digest()

@@ -32,6 +32,7 @@ SECRET_LENGTH = 32
 CHECKSUM_LENGTH = 6
 # What follows the prefix: the secret and the check, base62 only.
 _TAIL = f"[0-9A-Za-z]{{{SECRET_LENGTH + CHECKSUM_LENGTH}}}"
+_TAIL_RE = re.compile(_TAIL)
 
 
 def _token(n: int) -> str:
@@ -78,10 +79,11 @@ def parse(raw: object) -> ParsedKey | None:
     Cheap checks only (type, shape, CRC), so junk from the network never reaches
     the database. Nothing is stripped: callers hand over exactly what they received.
     """
-    if not isinstance(raw, str):
+    prefix = conf.prefix()
+    if not isinstance(raw, str) or not raw.startswith(prefix):
         return None
     # fullmatch, not "$", which would let a trailing newline through.
-    if re.fullmatch(re.escape(conf.prefix()) + _TAIL, raw) is None:
+    if _TAIL_RE.fullmatch(raw, len(prefix)) is None:
         return None
     if _checksum(raw[:-CHECKSUM_LENGTH]) != raw[-CHECKSUM_LENGTH:]:
         return None
@@ -104,9 +106,11 @@ def digests(value: str) -> list[str]:
 @sensitive_variables()
 def hint(value: str) -> str:
     """A non-secret reminder of which key this is, for the UI, e.g. ``ngk_…a1B2``."""
-    # The last four characters are mostly checksum: they give away at most 24 bits
-    # of a 190-bit secret.
-    return f"{conf.prefix()}…{value[-4:]}"
+    # The key's own prefix (every key ends in SECRET_LENGTH + CHECKSUM_LENGTH
+    # characters), so a key keeps its hint when the prefix setting changes. The
+    # last four characters are mostly checksum: they give away at most 24 bits of
+    # a 190-bit secret.
+    return f"{value[: -SECRET_LENGTH - CHECKSUM_LENGTH]}…{value[-4:]}"
 
 
 def pattern() -> str:
