@@ -4,10 +4,10 @@ The views parse the request, ask packages.search, and shape the answer as nuget.
 does. Which packages a reader may see is ``read_scope(request)``'s to say.
 """
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_http_methods
 
+from feed import access, links
 from packages import search as package_search
 
 SEARCH_TYPES = ("SearchQueryService", "/3.0.0-beta", "/3.0.0-rc", "/3.5.0")
@@ -17,13 +17,9 @@ _SEARCH_PATH = "/v3/search"
 _AUTOCOMPLETE_PATH = "/v3/autocomplete"
 
 
-def base_url(request) -> str:
-    return settings.SITE_URL or f"{request.scheme}://{request.get_host()}"
-
-
 def service_resources(request) -> list[dict]:
     """The service index's entries for search and autocomplete, with absolute URLs."""
-    base = base_url(request)
+    base = links.base_url(request)
     resources = []
     for path, types, comment in (
         (_SEARCH_PATH, SEARCH_TYPES, "Query endpoint of NuGet Search service."),
@@ -39,16 +35,6 @@ def read_scope(request):
     """The package IDs this request may see (a ``packages.search.Scope``), or None for
     all of them. The feed is public: every reader sees every package."""
     return None
-
-
-def registration_index_url(base: str, lower_id: str, *, semver2: bool) -> str:
-    hive = "registration-semver2" if semver2 else "registration"
-    return f"{base}/v3/{hive}/{lower_id}/index.json"
-
-
-def registration_leaf_url(base: str, lower_id: str, version: str, *, semver2: bool) -> str:
-    hive = "registration-semver2" if semver2 else "registration"
-    return f"{base}/v3/{hive}/{lower_id}/{version.lower()}.json"
 
 
 def _json(request, data) -> HttpResponse:
@@ -69,24 +55,27 @@ def _bad_request(reason: str) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def search(request):
+    denied = access.read_denied(request)
+    if denied is not None:
+        return denied
     try:
         query = package_search.SearchQuery.from_params(request.GET, scope=read_scope(request))
     except package_search.BadParameter as error:
         return _bad_request(str(error))
     results = package_search.search(query)
-    base = base_url(request)
     return _json(
         request,
         {
             "totalHits": results.total,
-            "data": [_package(base, hit, semver2=query.semver2) for hit in results.hits],
+            "data": [_package(request, hit, semver2=query.semver2) for hit in results.hits],
         },
     )
 
 
-def _package(base: str, hit, *, semver2: bool) -> dict:
-    lower_id = hit.package_id.lower()
-    registration = registration_index_url(base, lower_id, semver2=semver2)
+def _package(request, hit, *, semver2: bool) -> dict:
+    # The registration hive the client can read: SemVer 2 only when it said so.
+    urls = links.Links(request, hit.package_id, semver2=semver2)
+    registration = urls.registration_index
     latest = hit.latest
     return {
         "@id": registration,
@@ -97,7 +86,8 @@ def _package(base: str, hit, *, semver2: bool) -> dict:
         "description": latest.description,
         "summary": latest.summary,
         "title": latest.title or hit.package_id,
-        "iconUrl": latest.icon_url,
+        # A package icon file wins over the deprecated iconUrl, as in registrations.
+        "iconUrl": urls.icon(latest.normalized_version) if latest.icon_path else latest.icon_url,
         "licenseUrl": latest.license_url,
         "projectUrl": latest.project_url,
         "tags": list(latest.tags or []),
@@ -110,9 +100,7 @@ def _package(base: str, hit, *, semver2: bool) -> dict:
             {
                 "version": version,
                 "downloads": downloads,
-                "@id": registration_leaf_url(
-                    base, lower_id, version.split("+", 1)[0], semver2=semver2
-                ),
+                "@id": urls.registration_leaf(version.split("+", 1)[0]),
             }
             for version, downloads in hit.versions
         ],
@@ -121,6 +109,9 @@ def _package(base: str, hit, *, semver2: bool) -> dict:
 
 @require_http_methods(["GET", "HEAD"])
 def autocomplete(request):
+    denied = access.read_denied(request)
+    if denied is not None:
+        return denied
     try:
         query = package_search.SearchQuery.from_params(request.GET, scope=read_scope(request))
     except package_search.BadParameter as error:

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from feed import flatcontainer, links, registrations, views
+from feed import search as search_views
 
 app_name = "feed"
 
@@ -39,4 +40,7 @@ urlpatterns = [
     ),
     *_registrations(links.REGISTRATION, semver2=False),
     *_registrations(links.REGISTRATION_SEMVER2, semver2=True),
+    # Search and autocomplete (SearchQueryService, SearchAutocompleteService).
+    path("v3/search", search_views.search, name="search"),
+    path("v3/autocomplete", search_views.autocomplete, name="autocomplete"),
 ]

@@ -154,8 +154,14 @@ class SearchEntry(models.Model):
     class Meta:
         verbose_name = _("search entry")
         verbose_name_plural = _("search entries")
+        # One per filter: the empty query's count and its page read only these.
         indexes = [
-            models.Index(fields=["-downloads", "id_lower"], name="packages_search_downloads"),
+            models.Index(
+                fields=["-downloads", "id_lower"],
+                condition=models.Q(**{column: True}),
+                name=f"packages_search_{column.removeprefix('visible_')}",
+            )
+            for column in ("visible_stable", "visible_prerelease", "visible_semver2", "visible_all")
         ]
 
     def __str__(self):

@@ -193,6 +193,13 @@ def _contains(column: str, needle: str) -> Q:
     """Rows whose ``column`` (stored lower-cased) holds ``needle``, through the index."""
     if connection.vendor == "sqlite":
         # The column name comes from _FIELDS or FTS_COLUMNS, never from the request.
+        if len(needle) >= 3:
+            # A phrase of trigrams matches exactly where the text holds the needle,
+            # from the index alone; GLOB would re-read every candidate's text.
+            phrase = '"' + needle.replace('"', '""') + '"'
+            sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+            return Q(package_id__in=RawSQL(sql, [f"{column} : {phrase}"]))  # noqa: S611
+        # Shorter needles hold no trigram: GLOB scans, and is still right.
         sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {column} GLOB %s"  # noqa: S608
         return Q(package_id__in=RawSQL(sql, [f"*{_glob_literal(needle)}*"]))  # noqa: S611
     return Q(**{f"{column}__contains": needle})

@@ -87,8 +87,25 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "search entries",
                 "indexes": [
                     models.Index(
-                        fields=["-downloads", "id_lower"], name="packages_search_downloads"
-                    )
+                        condition=models.Q(("visible_stable", True)),
+                        fields=["-downloads", "id_lower"],
+                        name="packages_search_stable",
+                    ),
+                    models.Index(
+                        condition=models.Q(("visible_prerelease", True)),
+                        fields=["-downloads", "id_lower"],
+                        name="packages_search_prerelease",
+                    ),
+                    models.Index(
+                        condition=models.Q(("visible_semver2", True)),
+                        fields=["-downloads", "id_lower"],
+                        name="packages_search_semver2",
+                    ),
+                    models.Index(
+                        condition=models.Q(("visible_all", True)),
+                        fields=["-downloads", "id_lower"],
+                        name="packages_search_all",
+                    ),
                 ],
             },
         ),
