@@ -428,6 +428,14 @@ def search_entry_refresh(*, package) -> None:
         )  # fmt: skip
 
 
+def search_downloads_add(*, package_pk: int, count: int) -> None:
+    """Add ``count`` downloads to the package's entry, in the transaction that adds them
+    to ``Package.download_count``, so the ranking follows the counters."""
+    from packages.models import SearchEntry
+
+    SearchEntry.objects.filter(package_id=package_pk).update(downloads=F("downloads") + count)
+
+
 def rebuild_entries(package_pks, *, package_model, version_model, entry_model) -> None:
     """Recompute the entries of ``package_pks`` (all packages for None) with the given
     models, so migrations can call it with their historical ones."""

@@ -234,6 +234,14 @@ class TestVersions:
         assert hit.latest.description == "searchable words"
 
 
+def test_added_downloads_move_a_package_up(add):
+    add("A", downloads=5)
+    second = add("B", downloads=3)
+    search.search_downloads_add(package_pk=second.pk, count=4)
+    assert ids() == ["B", "A"]
+    assert [h.total_downloads for h in search.search(SearchQuery()).hits] == [7, 5]
+
+
 class TestPaging:
     def test_total_counts_every_match_not_the_page(self, add):
         for n in range(7):
