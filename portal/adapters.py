@@ -1,13 +1,18 @@
 """allauth glue: the site's name in emails, and each email in its recipient's language."""
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 
 from portal import languages
+
+# Where sign-up was headed (its returnUrl): sign-up signs nobody in, so the
+# sign-in after confirming the address goes there instead.
+SIGNUP_TARGET_SESSION_KEY = "portal_signup_target"
 
 
 @dataclass(frozen=True)
@@ -52,3 +57,11 @@ class AccountAdapter(DefaultAccountAdapter):
         if language is not None and hasattr(response, "set_cookie"):
             languages.set_cookie(response, language)
         return response
+
+    def get_email_verification_redirect_url(self, email_address) -> str:
+        url = super().get_email_verification_redirect_url(email_address)
+        target = self.request.session.pop(SIGNUP_TARGET_SESSION_KEY, None)
+        if target and not self.request.user.is_authenticated:
+            # Set by the register view from allauth's checked "next": a local path.
+            url = f"{reverse('account_login')}?{urlencode({'returnUrl': target})}"
+        return url

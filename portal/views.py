@@ -5,12 +5,15 @@ import logging
 import sys
 
 from allauth.account import views as account_views
+from allauth.account.app_settings import EmailVerificationMethod
 from allauth.account.models import EmailAddress
-from allauth.account.utils import has_verified_email
+from allauth.account.utils import complete_signup, has_verified_email, perform_login
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.hashers import make_password
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -18,6 +21,9 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_safe
+
+from portal.adapters import SIGNUP_TARGET_SESSION_KEY
+from portal.forms import SignupForm
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +55,44 @@ def _with_next(params):
     return params
 
 
+class RegisterView(account_views.SignupView):
+    """allauth's sign-up, answering the same whether or not the address has an account.
+
+    Either way the visitor is sent to the "confirmation sent" page and nobody
+    is signed in: a new address gets its confirmation link, a taken one gets
+    allauth's "someone tried to sign up with your address" email. Sign-in keeps
+    optional verification, so unconfirmed users can still sign in later.
+    """
+
+    form_class = SignupForm
+
+    def form_valid(self, form):
+        mandatory = EmailVerificationMethod.MANDATORY
+        redirect_url = self.get_success_url()
+        # Both answers remember it alike; the sign-in after confirming uses it.
+        self.request.session[SIGNUP_TARGET_SESSION_KEY] = redirect_url
+        try:
+            if form.account_already_exists:
+                # The Argon2 hash a new account costs, so the time taken tells nothing.
+                make_password(form.cleaned_data.get("password1"))
+                # allauth's enumeration prevention: a sign-in with no user,
+                # which mails the owner and shows the "confirmation sent" page.
+                return perform_login(
+                    self.request,
+                    None,
+                    email_verification=mandatory,
+                    redirect_url=redirect_url,
+                    signup=True,
+                    email=form.cleaned_data["email"],
+                )
+            user = form.save(self.request)
+            return complete_signup(self.request, user, mandatory, redirect_url)
+        except ImmediateHttpResponse as e:
+            return e.response
+
+
 log_on = _accept_return_url(account_views.login)
-register = _accept_return_url(account_views.signup)
+register = _accept_return_url(RegisterView.as_view())
 log_off = account_views.logout
 
 

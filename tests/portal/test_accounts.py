@@ -13,6 +13,7 @@ from tests.conftest import PASSWORD
 LOG_ON = "/users/account/LogOn"
 REGISTER = "/users/account/Register"
 LOG_OFF = "/users/account/LogOff"
+VERIFICATION_SENT = "/users/account/confirm-email/"
 
 pytestmark = pytest.mark.django_db
 
@@ -156,6 +157,8 @@ class TestRegister:
         self, client, mailoutbox
     ):
         client.post(REGISTER, self.form())
+        # Signing up signs nobody in; an unconfirmed user may sign in, though.
+        client.post(LOG_ON, {"login": "carol", "password": PASSWORD})
         resend = {"email": "carol@example.com", "action_send": ""}
         # Straight after signing up the first email is still fresh: no second one.
         assert client.post("/users/account/email/", resend).status_code == 302
@@ -193,9 +196,83 @@ class TestRegister:
         assert response.status_code == 200
         assert "username" in response.context["form"].errors
 
-    def test_return_url_is_honoured_after_registering(self, client):
+    def test_return_url_is_honoured_once_the_address_is_confirmed(self, client, mailoutbox):
         response = client.post(REGISTER + "?returnUrl=/account", self.form())
+        assert response["Location"] == VERIFICATION_SENT
+        # Confirming in the browser that signed up leads to a sign-in that goes on there.
+        response = client.post(link_in(mailoutbox[0]))
+        assert response["Location"] == LOG_ON + "?returnUrl=%2Faccount"
+        response = client.post(response["Location"], {"login": "carol", "password": PASSWORD})
         assert response["Location"] == "/account"
+        assert signed_in_user(client).username == "carol"
+
+
+class TestRegisterRevealsNoAddress:
+    """Sign-up answers the same whether or not an address already has an account."""
+
+    def form(self, email, username):
+        return {"email": email, "username": username, "password1": PASSWORD, "password2": PASSWORD}
+
+    def sign_up(self, email, username):
+        """Sign up in a fresh browser; the answer, its cookies and the page it leads to."""
+        browser = Client()
+        response = browser.post(REGISTER, self.form(email, username))
+        page = browser.get(response["Location"]) if response.status_code == 302 else response
+        text = re.sub(re.escape(email), "EMAIL", page.content.decode(), flags=re.IGNORECASE)
+        text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", text)
+        return response, text, signed_in_user(browser)
+
+    @pytest.mark.parametrize("taken", ["alice@example.com", "ALICE@Example.COM"])
+    def test_a_taken_address_gets_the_answer_a_new_one_gets(self, user, taken):
+        new, new_page, new_user = self.sign_up("carol@example.com", "carol")
+        old, old_page, old_user = self.sign_up(taken, "mallory")
+
+        assert (old.status_code, old["Location"]) == (new.status_code, new["Location"])
+        assert new["Location"] == VERIFICATION_SENT
+        assert sorted(old.cookies) == sorted(new.cookies)
+        assert old_page == new_page
+        assert "is already registered" not in old_page
+        assert not new_user.is_authenticated and not old_user.is_authenticated
+
+    def test_the_owner_of_a_taken_address_is_told_and_no_account_is_made(self, user, mailoutbox):
+        users = get_user_model().objects.count()
+        self.sign_up("alice@example.com", "mallory")
+
+        assert get_user_model().objects.count() == users
+        assert not EmailAddress.objects.exclude(user=user).exists()
+        (message,) = mailoutbox
+        assert message.to == ["alice@example.com"]
+        assert message.subject == "[NuGet Portal] Account Already Exists"
+        assert "/users/account/password/reset/" in message.body
+        assert "/users/account/confirm-email/" not in message.body
+
+    def test_a_new_user_confirms_the_address_then_signs_in(self, client, mailoutbox):
+        response = client.post(REGISTER, self.form("carol@example.com", "carol"))
+        assert response["Location"] == VERIFICATION_SENT
+        (message,) = mailoutbox
+        assert message.to == ["carol@example.com"]
+
+        browser = Client()  # the link may be opened anywhere
+        assert browser.post(link_in(message)).status_code == 302
+        assert EmailAddress.objects.get(email="carol@example.com").verified
+        response = browser.post(LOG_ON, {"login": "carol", "password": PASSWORD})
+        assert response.status_code == 302
+        assert signed_in_user(browser).username == "carol"
+
+    def test_a_taken_username_is_still_refused(self, user, mailoutbox):
+        # User names are public on profile pages: saying one is taken reveals nothing.
+        response = Client().post(REGISTER, self.form("carol@example.com", "alice"))
+        assert response.status_code == 200
+        assert "username" in response.context["form"].errors
+        assert not mailoutbox
+
+    def test_signing_up_with_a_taken_address_is_rate_limited_too(self, user):
+        browser = Client()
+        statuses = [
+            browser.post(REGISTER, self.form("alice@example.com", f"m{n}")).status_code
+            for n in range(21)
+        ]
+        assert statuses == [302] * 20 + [429]
 
 
 class TestLogOff:
