@@ -73,7 +73,13 @@ def test_register_confirm_sign_out_sign_in_and_use_the_menu(
     page.locator("input[name=password2]").fill(PASSWORD)
     page.get_by_role("button", name="Sign Up").click()
 
-    # Signed in, but not yet confirmed.
+    # Signing up signs nobody in: the page asks to confirm the address.
+    expect(page).to_have_url(live_server.url + "/users/account/confirm-email/")
+    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    expect(menu_button(page)).to_have_count(0)
+
+    # An unconfirmed user may sign in, and is told to confirm.
+    sign_in(page, live_server, username)
     banner = page.get_by_text(UNCONFIRMED)
     expect(banner).to_be_visible()
     expect(banner).to_contain_text(email)
