@@ -6,9 +6,9 @@
    every answer should be a 201.
 2. The peak memory of a gunicorn worker (the only one: WEB_CONCURRENCY=1) while it
    receives a 100 MiB package, once with a Content-Length and once chunked.
-3. What the key check adds to a push, in process: the same pushes with the real
-   check and with a key resolved beforehand, taking turns; and the time spent in
-   the check itself during the real pushes.
+3. What the key check is of a push, in process: pushes through ``django.test.Client``
+   and, taking turns with them on the same database and key, the public functions
+   the push's key check calls (``check``, ``package_owned_by``, ``Grant.allows``).
 
     DATABASE_URL= python -m benchmarks.bench_push --json var/bench/push-sqlite.json
 
@@ -418,46 +418,45 @@ def memory(env: dict[str, str], log_path: Path, key: str) -> dict:
 # --- 3. The key check, in process -----------------------------------------------------
 
 
-class Stopwatch:
-    """Wraps functions so that the time spent inside them adds up in ``ns``."""
+def key_check_steps(raw_key: str, package_id: str) -> dict[str, int]:
+    """The public functions a push's key check calls, in its order, each timed (ns).
 
-    def __init__(self):
-        self.ns = 0
+    ``feed.services.key_check`` asks ``check()`` for the key; ``_authorize`` asks
+    ``package_owned_by`` and then the key's grant. ``package_find`` is not part of the
+    check (every push looks its package up, whoever sends it): it is timed for scale.
+    """
+    from apikeys.authentication import check
+    from apikeys.scopes import Action
+    from packages.services import package_find, package_owned_by
 
-    def wrap(self, fn):
-        def timed(*args, **kwargs):
-            begin = time.perf_counter_ns()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.ns += time.perf_counter_ns() - begin
-
-        return timed
-
-
-@contextmanager
-def patched(target, name: str, value):
-    original = getattr(target, name)
-    setattr(target, name, value)
-    try:
-        yield
-    finally:
-        setattr(target, name, original)
+    clock = time.perf_counter_ns
+    begin = clock()
+    outcome = check(raw_key)
+    checked = clock()
+    package = package_find(package_id)
+    found = clock()
+    owned = package_owned_by(package, outcome.key.owner_id)
+    owned_at = clock()
+    decision = outcome.key.grant.allows(
+        Action.PUSH, package_id, package_exists=True, owner_owns_package=owned
+    )
+    decided = clock()
+    if not (owned and decision):
+        raise BenchmarkError(f"the benchmark's key may not push {package_id}: {decision}")
+    return {
+        "key": checked - begin,
+        "package_lookup": found - checked,
+        "ownership": owned_at - found,
+        "grant": decided - owned_at,
+    }
 
 
 def auth_cost(key: str) -> dict:
-    """The same push with the real key check, and with the key and its ownership
-    resolved beforehand; the two take turns, push by push."""
-    from contextlib import ExitStack
-
+    """A push end to end, and beside it, in the same process on the same database and
+    key, the key check's own public functions; the two take turns, push by push."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-
-    from apikeys import scopes
-    from apikeys.authentication import authenticate
-    from feed import views
-    from packages import services
 
     client = Client()
     statuses: dict[str, int] = {}
@@ -469,106 +468,74 @@ def auth_cost(key: str) -> dict:
         )
         statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
 
-    per_series = AUTH_WARMUP + AUTH_PUSHES + AUTH_COUNTED + 1
-    versions = [f"1.0.{i}" for i in range(2 * per_series + 1)]
+    def check(_item=None):
+        return key_check_steps(key, AUTH_ID)
+
+    versions = [f"1.0.{i}" for i in range(AUTH_WARMUP + AUTH_PUSHES + AUTH_COUNTED + 2)]
     bodies = [whole_body(nupkg) for nupkg in nupkgs(AUTH_ID, versions, 0)]
     push(bodies.pop())  # creates the package: every timed push is a new version
-    checked, resolved = bodies[:per_series], bodies[per_series:]
-
-    prebuilt = authenticate(key)
-    if prebuilt is None:
-        raise BenchmarkError("the benchmark's key does not authenticate")
-    authentication, authorization, lookup = Stopwatch(), Stopwatch(), Stopwatch()
-
-    @contextmanager
-    def with_check():
-        # The real path, with stopwatches around the check's two steps: the key
-        # (parse, rate limit, lookup, expiry) and the grant (ownership query, decision).
-        with ExitStack() as stack:
-            stack.enter_context(
-                patched(views, "_authenticate", authentication.wrap(views._authenticate))
-            )
-            stack.enter_context(patched(services, "_owns", authorization.wrap(services._owns)))
-            # Not part of the check: every push looks its package up. For scale.
-            stack.enter_context(
-                patched(services, "_find_package", lookup.wrap(services._find_package))
-            )
-            stack.enter_context(
-                patched(scopes.Grant, "allows", authorization.wrap(scopes.Grant.allows))
-            )
-            yield
-
-    @contextmanager
-    def without_check():
-        # The same push with the key already resolved and its owner known to own the
-        # package: what the check's queries and work would leave. Grant.allows stays:
-        # pure Python on values already in hand.
-        with (
-            patched(views, "_authenticate", lambda request: (prebuilt, None)),
-            patched(services, "_owns", lambda package, user_id: True),
-        ):
-            yield
-
-    modes = {"checked": with_check, "resolved": without_check}
-    inputs = {"checked": iter(checked), "resolved": iter(resolved)}
-    samples = {"checked": [], "resolved": []}
-    check_samples, lookup_samples = [], []
-    for mode, enter in modes.items():
-        with enter():
-            common.warm_up(push, [next(inputs[mode]) for _ in range(AUTH_WARMUP)], AUTH_WARMUP)
-    # The two take turns push by push, the first of each pair alternating, so that
-    # other load on the machine weighs on both alike.
+    inputs = iter(bodies)
+    common.warm_up(push, [next(inputs) for _ in range(AUTH_WARMUP)], AUTH_WARMUP)
+    common.warm_up(check, [None], AUTH_WARMUP)
+    # The two take turns, the first of each pair alternating, so that other load on
+    # the machine weighs on both alike.
+    push_samples, step_samples = [], []
     for number in range(AUTH_PUSHES):
-        for mode in list(modes) if number % 2 == 0 else list(reversed(modes)):
-            item = next(inputs[mode])
-            with modes[mode]():
-                authentication.ns = authorization.ns = lookup.ns = 0
+        item = next(inputs)
+        for turn in ("push", "check") if number % 2 == 0 else ("check", "push"):
+            if turn == "push":
                 begin = time.perf_counter_ns()
                 push(item)
-                samples[mode].append(time.perf_counter_ns() - begin)
-            if mode == "checked":
-                check_samples.append((authentication.ns, authorization.ns))
-                lookup_samples.append(lookup.ns)
-    queries = {}
-    for mode, enter in modes.items():
-        counted = [next(inputs[mode]) for _ in range(AUTH_COUNTED)]
-        with enter():
-            queries[mode] = common.count_queries(push, counted, calls=AUTH_COUNTED)
+                push_samples.append(time.perf_counter_ns() - begin)
+            else:
+                step_samples.append(check())
+    push_queries = common.count_queries(
+        push, [next(inputs) for _ in range(AUTH_COUNTED)], calls=AUTH_COUNTED
+    )
+    check_queries = common.count_queries(check, [None], calls=AUTH_COUNTED)
     with CaptureQueriesContext(connection) as captured:
-        push(next(inputs["checked"]))
+        push(next(inputs))
     query_kinds = ", ".join(describe(query["sql"]) for query in captured)
-    timings = {mode: common.summarize(taken) for mode, taken in samples.items()}
-    checked_us, resolved_us = timings["checked"].median_us, timings["resolved"].median_us
-    in_situ = {
-        "authenticate_us": statistics.median(a for a, _ in check_samples) / 1000,
-        "authorize_us": statistics.median(b for _, b in check_samples) / 1000,
-        "total_us": statistics.median(a + b for a, b in check_samples) / 1000,
-        "package_lookup_us": statistics.median(lookup_samples) / 1000,
+    with CaptureQueriesContext(connection) as captured:
+        check()
+    check_query_kinds = ", ".join(describe(query["sql"]) for query in captured)
+
+    timing = common.summarize(push_samples)
+
+    def median_us(*steps):
+        return statistics.median(sum(s[step] for step in steps) for s in step_samples) / 1000
+
+    steps = {
+        "key_us": median_us("key"),
+        "ownership_us": median_us("ownership"),
+        "grant_us": median_us("grant"),
+        "total_us": median_us("key", "ownership", "grant"),
+        "package_lookup_us": median_us("package_lookup"),
     }
     figures = {
-        "pushes_per_series": timings["checked"].calls,
+        "pushes_per_series": timing.calls,
         "warmup": AUTH_WARMUP,
-        "nupkg_bytes": len(checked[0][0]),
-        "checked": {**vars(timings["checked"]), **queries["checked"]},
-        "resolved": {**vars(timings["resolved"]), **queries["resolved"]},
-        "difference_us": checked_us - resolved_us,
-        "difference_percent": (checked_us - resolved_us) / checked_us * 100,
-        "in_situ": {**in_situ, "percent": in_situ["total_us"] / checked_us * 100},
+        "nupkg_bytes": len(bodies[0][0]),
+        "push": {**vars(timing), **push_queries},
+        "check": {
+            **steps,
+            "percent": steps["total_us"] / timing.median_us * 100,
+            **check_queries,
+            "query_kinds": check_query_kinds,
+        },
         "statuses": statuses,
         "non_201": sum(n for status, n in statuses.items() if status != "201"),
         "query_kinds": query_kinds,
     }
     print(
-        f"  in process, {AUTH_ID} ({common.kib(figures['nupkg_bytes'])}): push with the key "
-        f"check {common.us(checked_us)} µs, with the key resolved beforehand "
-        f"{common.us(resolved_us)} µs (medians of {timings['checked'].calls}): difference "
-        f"{common.us(figures['difference_us'])} µs = {figures['difference_percent']:.1f}%; "
-        f"timed inside the real pushes: {common.us(in_situ['total_us'])} µs "
-        f"({common.us(in_situ['authenticate_us'])} key + "
-        f"{common.us(in_situ['authorize_us'])} grant) = {figures['in_situ']['percent']:.1f}%; "
-        f"for scale, the package lookup {common.us(in_situ['package_lookup_us'])} µs; "
-        f"queries {queries['checked']['queries_per_call']:g} against "
-        f"{queries['resolved']['queries_per_call']:g}; non-201: {figures['non_201']}",
+        f"  in process, {AUTH_ID} ({common.kib(figures['nupkg_bytes'])}): push "
+        f"{common.us(timing.median_us)} µs (median of {timing.calls}); beside it, the key "
+        f"check {common.us(steps['total_us'])} µs ({common.us(steps['key_us'])} key + "
+        f"{common.us(steps['ownership_us'])} ownership + {common.us(steps['grant_us'])} "
+        f"grant) = {figures['check']['percent']:.1f}% of a push; for scale, the package "
+        f"lookup {common.us(steps['package_lookup_us'])} µs; queries "
+        f"{push_queries['queries_per_call']:g} per push, "
+        f"{check_queries['queries_per_call']:g} per check; non-201: {figures['non_201']}",
         flush=True,
     )
     return figures
