@@ -11,6 +11,7 @@
    the push's key check calls (``check``, ``package_owned_by``, ``Grant.allows``).
 
     DATABASE_URL= python -m benchmarks.bench_push --json var/bench/push-sqlite.json
+    DATABASE_URL=postgres://... python -m benchmarks.bench_push --postgres-name portal_bench_x
 
 ``make bench`` runs it on SQLite and PostgreSQL and merges the figures.
 """
@@ -633,7 +634,14 @@ def measure(scratch: Path) -> dict:
 
 
 def main() -> None:
-    options = common.parser(__doc__.splitlines()[0]).parse_args()
+    arguments = common.parser(__doc__.splitlines()[0])
+    arguments.add_argument(
+        "--postgres-name",
+        default=POSTGRES_DATABASE,
+        help=f"the throwaway PostgreSQL database (default {POSTGRES_DATABASE}); it is "
+        "dropped and made again, so two runs at once need two names",
+    )
+    options = arguments.parse_args()
     common.setup_django()
     from django.conf import settings
     from django.db import connection
@@ -642,7 +650,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="push-", dir=settings.VAR_DIR))
     try:
         figures = common.measure_on_throwaway_database(
-            "push", lambda: measure(scratch), options.json, postgres_name=POSTGRES_DATABASE
+            "push", lambda: measure(scratch), options.json, postgres_name=options.postgres_name
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
