@@ -82,6 +82,7 @@ class ApiKeyCreateForm(PackageSelectionForm):
         initial=Action.PUSH.value,
     )
     unlist = forms.BooleanField(label=Action.UNLIST.label, required=False)
+    read = forms.BooleanField(label=Action.READ.label, required=False)
     field_order = [
         "name",
         "expires_in",
@@ -89,6 +90,7 @@ class ApiKeyCreateForm(PackageSelectionForm):
         "push",
         "push_type",
         "unlist",
+        "read",
         "globs",
         "packages",
     ]
@@ -119,6 +121,8 @@ class ApiKeyCreateForm(PackageSelectionForm):
                 actions.append(cleaned["push_type"])
         if cleaned.get("unlist"):
             actions.append(Action.UNLIST.value)
+        if cleaned.get("read"):
+            actions.append(Action.READ.value)
         if not actions and not self.has_error("push_type"):
             self.add_error("push", _("At least one scope must be selected."))
         cleaned["actions"] = actions

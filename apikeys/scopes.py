@@ -20,6 +20,8 @@ class Action(models.TextChoices):
     PUSH = "package:push", _("Push new packages and package versions")
     PUSH_VERSION = "package:pushversion", _("Push only new package versions")
     UNLIST = "package:unlist", _("Unlist or relist package versions")
+    # Reading a private feed (FEED_READ_ACCESS=authenticated): restore and search.
+    READ = "package:read", _("Download packages")
 
 
 # --- Globs -------------------------------------------------------------------
@@ -144,6 +146,8 @@ class Denied:
 _PUSH_NEW_SCOPES = frozenset({Action.PUSH.value})
 _PUSH_VERSION_SCOPES = frozenset({Action.PUSH.value, Action.PUSH_VERSION.value})
 _UNLIST_SCOPES = frozenset({Action.UNLIST.value})
+# Reading is a scope of its own: a push key does not read unless it also has it.
+_READ_SCOPES = frozenset({Action.READ.value})
 
 
 @dataclass(frozen=True)
@@ -195,9 +199,14 @@ class Grant:
           refused with code "owner", never allowed. The feed should answer 404
           for a missing package before asking; if it forgets, it fails closed.
 
+        - Read (``Action.READ``): see ``allows_read``; ``package_exists`` and
+          ``owner_owns_package`` play no part.
+
         Scope and ID are checked the same way whether or not the package exists,
         so those two refusals never depend on it.
         """
+        if action == Action.READ:
+            return self.allows_read(package_id)
         if action == Action.PUSH:
             needed = _PUSH_VERSION_SCOPES if package_exists else _PUSH_NEW_SCOPES
         elif action == Action.UNLIST:
@@ -261,4 +270,34 @@ class Grant:
                     "push new versions of it."
                 )
             return Denied(Denied.OWNER, reason % names)
+        return ALLOWED
+
+    def allows_read(self, package_id: str | None = None) -> Allowed | Denied:
+        """May this key read ``package_id`` from a private feed (or the feed itself,
+        the service index and search, when ``None``)?
+
+        Needs package:read, and the ID must match one of the key's picked packages
+        or globs. Ownership is not checked: a private feed is shared by the people
+        who hold its read keys, so a key reads every package its globs cover,
+        whoever owns it. Whether the package exists plays no part either, so a
+        refusal says nothing about which IDs exist.
+        """
+        if self.actions.isdisjoint(_READ_SCOPES):
+            if package_id is None:
+                reason = gettext(
+                    "Reading this feed needs the package:read scope, which this API key "
+                    "does not have."
+                )
+            else:
+                reason = gettext(
+                    "Reading “%(package_id)s” needs the package:read scope, which this API "
+                    "key does not have."
+                ) % {"package_id": package_id}
+            return Denied(Denied.SCOPE, reason)
+        if package_id is not None and not self.covers(package_id):
+            reason = gettext(
+                "This API key may not read “%(package_id)s”: the ID matches none of its "
+                "packages or glob patterns."
+            )
+            return Denied(Denied.PACKAGE, reason % {"package_id": package_id})
         return ALLOWED

@@ -19,6 +19,8 @@ def test_actions_use_the_nuget_org_names_and_labels():
         ("package:push", "Push new packages and package versions"),
         ("package:pushversion", "Push only new package versions"),
         ("package:unlist", "Unlist or relist package versions"),
+        # Not a nuget.org scope: reading private feeds.
+        ("package:read", "Download packages"),
     ]
 
 

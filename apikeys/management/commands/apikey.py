@@ -25,6 +25,7 @@ SCOPES = {
     "push": Action.PUSH.value,
     "pushversion": Action.PUSH_VERSION.value,
     "unlist": Action.UNLIST.value,
+    "read": Action.READ.value,
 }
 SCOPE_NAMES = {action: name for name, action in SCOPES.items()}
 
