@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import random
 import re
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -23,14 +24,16 @@ def pinned_tokens():
         yield "".join(rng.choice(BASE62) for _ in range(32))
 
 
-def key_with_secret(monkeypatch, secret):
-    monkeypatch.setattr(keys, "_token", lambda n: secret[:n])
-    return keys.generate()
+def key_with_secret(secret):
+    """``keys.generate()`` with ``secret`` as its random part: the draws from ``secrets``,
+    where randomness enters, pinned for the one call."""
+    with mock.patch("secrets.choice", side_effect=list(secret)):
+        return keys.generate()
 
 
 @pytest.fixture(params=list(pinned_tokens()))
-def pinned_key(request, monkeypatch):
-    return key_with_secret(monkeypatch, request.param)
+def pinned_key(request):
+    return key_with_secret(request.param)
 
 
 # --- generate / parse ----------------------------------------------------------
@@ -54,15 +57,15 @@ def test_generated_keys_have_the_documented_shape():
         assert re.fullmatch(r"ngk_[0-9A-Za-z]{38}", value)
 
 
-def test_token_draws_from_the_base62_alphabet():
-    token = keys._token(5000)
-    assert len(token) == 5000
-    assert set(token) == set(BASE62)  # 5000 draws from 62 symbols: all of them turn up
+def test_secrets_draw_from_the_base62_alphabet():
+    drawn = "".join(keys.generate()[len("ngk_") : -6] for _ in range(200))
+    assert len(drawn) == 200 * keys.SECRET_LENGTH
+    assert set(drawn) == set(BASE62)  # 6,400 draws from 62 symbols: all of them turn up
 
 
-def test_pinned_randomness_gives_a_known_value(monkeypatch):
+def test_pinned_randomness_gives_a_known_value():
     # A golden value: if it changes, every issued key stops parsing.
-    assert key_with_secret(monkeypatch, "A" * 32) == "ngk_" + "A" * 32 + "2uAuyE"
+    assert key_with_secret("A" * 32) == "ngk_" + "A" * 32 + "2uAuyE"
 
 
 @pytest.mark.parametrize("replacement", ["0", "9", "A", "Z", "a", "z", "_", "-"])

@@ -2,7 +2,7 @@
 
 tests/apikeys/test_keys.py checks the format on a few pinned secrets, exhaustively;
 these check it on whatever secrets, typos and surrounding text Hypothesis can find.
-Keys are made by ``keys.generate()`` with its randomness seam ``_token`` pinned, so
+Keys are made by ``keys.generate()`` with its draws from ``secrets.choice`` pinned, so
 the checksum under test is the module's own. The oracle for the checksum is
 independent: it decodes the six check characters and compares them with zlib.
 """
@@ -34,7 +34,7 @@ def key_from(secret: str, prefix: str = "ngk_") -> str:
     """``keys.generate()`` under ``prefix``, with ``secret`` as its random part."""
     with (
         override_settings(APIKEYS_PREFIX=prefix),
-        mock.patch.object(keys, "_token", lambda n: secret[:n]),
+        mock.patch("secrets.choice", side_effect=list(secret[: keys.SECRET_LENGTH])),
     ):
         return keys.generate()
 
