@@ -13,7 +13,6 @@ push, so caches keep it a minute.
 
 import inspect
 import json
-import zipfile
 from hashlib import sha256
 
 from django.db.models.functions import Lower
@@ -28,7 +27,7 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_http_methods
 
 from feed.access import read_denied
-from packages import conf, downloads, ids, versions
+from packages import conf, contents, downloads, ids, versions
 from packages.models import PackageVersion
 from packages.storage import package_storage
 
@@ -38,8 +37,6 @@ VERSION_LIST_MAX_AGE = 60
 CHUNK_SIZE = 64 * 1024
 _FILE_FIELDS = ("pk", "package_id", "normalized_version", "sha512", "size", "file_name",
                 "pushed_at", "readme_path", "icon_path")  # fmt: skip
-_README_TYPES = {".md": "text/markdown; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
-_ICON_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def not_found(reason: str = "Not found.") -> HttpResponse:
@@ -123,12 +120,12 @@ def package_file(request, package_id: str, version: str, name: str):
         return _member(request, found, "nuspec", _is_root_nuspec, "application/xml")
     elif name == "readme" and found.readme_path:
         path = found.readme_path.lower()
-        kind = _README_TYPES.get(_extension(path), "text/plain; charset=utf-8")
-        return _member(request, found, "readme", _named(path), kind)
+        kind = contents.README_TYPES.get(contents.extension(path), "text/plain; charset=utf-8")
+        return _member(request, found, "readme", contents.named(path), kind)
     elif name == "icon" and found.icon_path:
         path = found.icon_path.lower()
-        kind = _ICON_TYPES.get(_extension(path), "application/octet-stream")
-        return _member(request, found, "icon", _named(path), kind)
+        kind = contents.ICON_TYPES.get(contents.extension(path), "application/octet-stream")
+        return _member(request, found, "icon", contents.named(path), kind)
     return not_found()
 
 
@@ -182,18 +179,8 @@ def _signed_url(storage, name: str, expiry: int) -> str:
     return storage.url(name)
 
 
-def _extension(path: str) -> str:
-    last = path.rsplit("/", 1)[-1]
-    return "." + last.rsplit(".", 1)[-1] if "." in last else ""
-
-
 def _is_root_nuspec(entry_name: str) -> bool:
     return entry_name.lower().endswith(".nuspec") and "/" not in entry_name.replace("\\", "/")
-
-
-def _named(path: str):
-    # nuget pack writes "/"; some tools write "\": both name the same file.
-    return lambda entry_name: entry_name.replace("\\", "/").lower() == path
 
 
 def _member(request, found: PackageVersion, kind: str, matches, content_type: str):
@@ -202,39 +189,22 @@ def _member(request, found: PackageVersion, kind: str, matches, content_type: st
     if not_modified is not None:
         return not_modified
     try:
-        stored = package_storage().open(found.file_name, "rb")
+        member = contents.open_member(
+            found.file_name, matches, open_stream=request.method != "HEAD"
+        )
     except FileNotFoundError:
         return not_found("The package file is missing from storage.")
-    try:
-        archive = zipfile.ZipFile(stored)
-        entry = next((e for e in archive.infolist() if matches(e.filename)), None)
-        if entry is None:
-            archive.close()
-            stored.close()
-            return not_found()
-        if request.method == "HEAD":
-            archive.close()
-            stored.close()
-            response = HttpResponse(content_type=content_type, headers=headers)
-            response["Content-Length"] = str(entry.file_size)
-            return response
-        member = archive.open(entry)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
-        # The package was read at push; damage since then is the store's, not the client's.
-        stored.close()
+    except contents.Unreadable:
         return not_found("The package file cannot be read.")
-    response = StreamingHttpResponse(
-        _chunks(member, archive, stored), content_type=content_type, headers=headers
-    )
-    response["Content-Length"] = str(entry.file_size)
-    return response
-
-
-def _chunks(member, archive, stored):
-    try:
-        while chunk := member.read(CHUNK_SIZE):
-            yield chunk
-    finally:
+    if member is None:
+        return not_found()
+    if request.method == "HEAD":
         member.close()
-        archive.close()
-        stored.close()
+        response = HttpResponse(content_type=content_type, headers=headers)
+        response["Content-Length"] = str(member.entry.file_size)
+        return response
+    response = StreamingHttpResponse(
+        member.chunks(CHUNK_SIZE), content_type=content_type, headers=headers
+    )
+    response["Content-Length"] = str(member.entry.file_size)
+    return response
