@@ -6,12 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 
-from audit import admin as audit_admin
 from audit import export
 from audit.admin import EventAdmin
 from audit.models import Event, EventKind
@@ -192,13 +192,20 @@ def test_search_finds_an_actor_who_was_deleted_by_the_name_kept(staff_client, ma
     assert shown(staff_client.get(LIST, {"q": "gone"}), event) == {event.pk}
 
 
-def test_search_by_a_name_prefix_that_many_users_share(staff_client, make_user, make_event,
-                                                        monkeypatch):  # fmt: skip
-    monkeypatch.setattr(audit_admin, "_USERS_BY_LIST", 1)
-    events = [make_event(subject_user=make_user(f"team{n}")) for n in range(3)]
+def test_search_by_a_name_prefix_that_many_users_share(staff_client, make_user, make_event):
+    # More users than the admin looks up by a list of IDs (100): it then matches
+    # them by a subquery, and must still find their events.
+    team = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"team{n:03d}", email=f"team{n:03d}@example.com")
+        for n in range(150)
+    )
+    events = [make_event(subject_user=user) for user in team[::60]]
     other = make_event(subject_user=make_user("solo"))
-    response = staff_client.get(LIST, {"q": "team"})
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(LIST, {"q": "team"})
     assert shown(response, *events, other) == {e.pk for e in events}
+    listed = [q["sql"] for q in queries if '"audit_event"' in q["sql"]]
+    assert any("IN (SELECT" in sql.upper() for sql in listed), listed
 
 
 # --- Cost at scale ---------------------------------------------------------------
