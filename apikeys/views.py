@@ -11,7 +11,6 @@ import time
 
 from allauth.account import app_settings as allauth_account_settings
 from allauth.account.decorators import reauthentication_required
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.account.utils import has_verified_email
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -72,13 +71,27 @@ def _already_submitted(request):
 # --- Re-authentication ---------------------------------------------------------
 
 
+_SIGNED_IN_AT_SESSION_KEY = "apikeys_signed_in_at"
+
+
+def note_sign_in(sender, request, user, **kwargs):
+    """Remember when this session signed in (connected in ``ApiKeysConfig.ready``)."""
+    # Django sends user_logged_in after the password and any second factor, into
+    # the session the sign-in just renewed.
+    if request is not None and hasattr(request, "session"):
+        request.session[_SIGNED_IN_AT_SESSION_KEY] = time.time()
+
+
 def _signed_in_long_ago(request) -> bool:
-    """True when the last sign-in or re-authentication is older than allauth's window."""
-    records = get_authentication_records(request, request.user)
-    if not records:
+    """True when this session's sign-in is older than allauth's re-authentication window.
+
+    A password typed again since then is allauth's to count: the decorator then
+    finds the recent re-authentication and lets the request through.
+    """
+    signed_in_at = request.session.get(_SIGNED_IN_AT_SESSION_KEY)
+    if not isinstance(signed_in_at, int | float):
         return True
-    last = max(record.get("at", 0) for record in records)
-    return time.time() - last > allauth_account_settings.REAUTHENTICATION_TIMEOUT
+    return time.time() - signed_in_at > allauth_account_settings.REAUTHENTICATION_TIMEOUT
 
 
 # allauth suspends the POST, asks for the password, then replays the POST: the

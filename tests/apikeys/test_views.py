@@ -4,7 +4,6 @@ import re
 import time
 
 import pytest
-from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -204,14 +203,13 @@ class TestCreate:
 
 
 class TestReauthentication:
-    def test_a_stale_sign_in_asks_for_the_password_then_creates_the_key_once(self, keys_client):
+    def test_a_stale_sign_in_asks_for_the_password_then_creates_the_key_once(
+        self, keys_client, monkeypatch
+    ):
         form = create_form(keys_client)
-        session = keys_client.session
-        records = session[AUTHENTICATION_METHODS_SESSION_KEY]
-        for record in records:
-            record["at"] = time.time() - 3600
-        session[AUTHENTICATION_METHODS_SESSION_KEY] = records
-        session.save()
+        # An hour passes after signing in.
+        now = time.time
+        monkeypatch.setattr(time, "time", lambda: now() + 3600)
 
         response = keys_client.post(PAGE, form)
         assert response.status_code == 302
