@@ -32,9 +32,9 @@ def service_resources(request) -> list[dict]:
 
 
 def read_scope(request):
-    """The package IDs this request may see (a ``packages.search.Scope``), or None for
-    all of them. The feed is public: every reader sees every package."""
-    return None
+    """The package IDs this request may see (a ``packages.search.Scope`` or a key's
+    grant), or None for all of them: ``feed.access`` decides."""
+    return access.read_scope(request)
 
 
 def _json(request, data) -> HttpResponse:

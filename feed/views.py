@@ -1,20 +1,24 @@
 """The NuGet publish protocol: service index, push, unlist, relist.
 
 NuGet clients print the HTTP reason phrase, not the body, so every refusal
-carries its message there. Refusals for a bad or unsuitable key stay generic;
-the real reason goes to the audit log.
+carries its message there (``feed.answers``). Refusals for a bad or unsuitable
+key stay generic; the real reason goes to the audit log.
 """
 
 import functools
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from apikeys.models import days_left, expires_soon
 from feed import services, uploads
+from feed.access import read_denied
+from feed.answers import answer as _answer
+from feed.answers import ascii_line as _ascii
+from feed.answers import quoted, too_many_failures
 from feed.links import base_url, read_resources
 from feed.search import service_resources as search_resources
 from packages import nupkg
@@ -24,32 +28,12 @@ FORBIDDEN = (
     "The specified API key is invalid, has expired, "
     "or does not have permission to access the specified package."
 )
-# Our translated messages use typographic quotes; a status line cannot.
-_TYPOGRAPHY = str.maketrans(
-    {"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u2026": "..."}
-)
-
-
-def _ascii(text: str) -> str:
-    """``text`` as one line of printable ASCII, as a status line or header value must be."""
-    text = " ".join(text.split()).translate(_TYPOGRAPHY)
-    return "".join(c if " " <= c <= "~" else "?" for c in text)
-
-
-def _answer(status: int, reason: str = "", **headers) -> HttpResponse:
-    response = HttpResponse(status=status, content_type="text/plain; charset=utf-8")
-    if reason:
-        # The status line is Latin-1 and a single line; the message may quote the
-        # request (an ID from the URL), so whatever it holds comes out printable.
-        response.reason_phrase = _ascii(reason)
-        response.content = (response.reason_phrase + "\n").encode()
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
 
 
 @require_http_methods(["GET", "HEAD"])
 def service_index(request):
+    if denial := read_denied(request):
+        return denial
     publish = f"{base_url(request)}/api/v2/package"
     response = JsonResponse(
         {
@@ -83,14 +67,14 @@ def api_key_required(view):
             return _answer(
                 401,
                 "An API key is required: pass it in the X-NuGet-ApiKey header.",
-                WWW_Authenticate=f'ApiKey realm="{settings.SITE_NAME}", header="X-NuGet-ApiKey"',
+                WWW_Authenticate=(
+                    f'ApiKey realm={quoted(settings.SITE_NAME)}, header="X-NuGet-ApiKey"'
+                ),
             )
         except services.KeyRefused:
             return _answer(403, FORBIDDEN)
         except services.TooManyFailures as limited:
-            return _answer(
-                429, "Too many failed API key attempts.", Retry_After=str(limited.retry_after)
-            )
+            return too_many_failures(limited.retry_after)
         return view(request, key, *args, **kwargs)
 
     return wrapper

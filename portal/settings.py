@@ -64,6 +64,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer gets its request ID, log fields and metrics, even
+    # one from whitenoise or a redirect to HTTPS (portal/middleware.py).
+    "portal.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -77,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # A private feed's answers are marked private (feed/access.py).
+    "feed.access.PrivateCacheMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -250,6 +255,9 @@ if env_str("PACKAGES_DOWNLOAD_REDIRECT"):
     PACKAGES_DOWNLOAD_REDIRECT = env_int("PACKAGES_DOWNLOAD_REDIRECT", 0)
 FEED_AUTH_FAILURE_LIMIT = env_int("FEED_AUTH_FAILURE_LIMIT", 10)
 FEED_AUTH_FAILURE_WINDOW = env_int("FEED_AUTH_FAILURE_WINDOW", 60)
+# "public" or "authenticated" (README: "Private feeds"); checked in feed/conf.py.
+if env_str("FEED_READ_ACCESS"):
+    FEED_READ_ACCESS = env_str("FEED_READ_ACCESS")
 
 # --- Email ------------------------------------------------------------------
 
@@ -288,6 +296,9 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
     # Only behind a proxy that sets X-Forwarded-Proto and strips the client's own.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+# Load balancers and Prometheus often talk plain HTTP to gunicorn itself: the
+# health checks and metrics answer there instead of redirecting to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^health/(live|ready)$", r"^metrics$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -344,13 +355,30 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# --- Logging ----------------------------------------------------------------
+# --- Health checks and metrics ------------------------------------------------
+# README: "Health checks and metrics". gunicorn.conf.py reads METRICS_ENABLED too,
+# to give the workers a PROMETHEUS_MULTIPROC_DIR.
 
+HEALTH_CHECK_TIMEOUT = float(env_str("HEALTH_CHECK_TIMEOUT", "") or 2)
+METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# --- Logging ----------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (portal/logging.py), gunicorn's lines
+# too (its logger class, in gunicorn.conf.py).
+
+_log_format = (env_str("LOG_FORMAT", "plain") or "plain").strip().lower()
+if _log_format not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "portal.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": _log_format}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "WARNING"},
