@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max
 
 from packages.models import Package, PackageDownload, PackageVersion
+from packages.search import search_downloads_add
 
 AGGREGATE_INTERVAL = 60  # seconds
 _AGGREGATE_KEY = "packages:downloads:aggregated"
@@ -61,5 +62,6 @@ def aggregate() -> int:
             Package.objects.filter(pk=package_id).update(
                 download_count=F("download_count") + claimed
             )
+            search_downloads_add(package_pk=package_id, count=claimed)
         folded += claimed
     return folded

@@ -308,3 +308,20 @@ class TestAutocomplete:
     )
     def test_bad_parameters_are_400(self, client, params):
         assert client.get("/v3/autocomplete", params).status_code == 400
+
+
+class TestDownloadsReachTheRanking:
+    def test_folded_downloads_reorder_an_empty_query(self, client, publish):
+        from django.core.management import call_command
+
+        publish("Alpha.Lib")
+        publish("Beta.Lib")
+        search = resource(client, "SearchQueryService")
+        nupkg = resource(client, "PackageBaseAddress/3.0.0") + "beta.lib/1.0.0/beta.lib.1.0.0.nupkg"
+        for _ in range(3):
+            assert client.get(nupkg).status_code == 200
+        call_command("aggregate_downloads", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+        data = client.get(search, {"q": ""}).json()["data"]
+        assert [hit["id"] for hit in data] == ["Beta.Lib", "Alpha.Lib"]
+        assert [hit["totalDownloads"] for hit in data] == [3, 0]
