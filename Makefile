@@ -77,6 +77,10 @@ bench: $(VENV)/.installed-test
 	VAR_DIR=var/bench DATABASE_URL=$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/portal} \
 		$(BIN)/python -m benchmarks.bench_http --json var/bench/http-postgresql.json
 	VAR_DIR=var/bench DATABASE_URL= \
+		$(BIN)/python -m benchmarks.bench_read --json var/bench/read-sqlite.json
+	VAR_DIR=var/bench DATABASE_URL=$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/portal} \
+		$(BIN)/python -m benchmarks.bench_read --json var/bench/read-postgresql.json
+	VAR_DIR=var/bench DATABASE_URL= \
 		$(BIN)/python -m benchmarks.bench_search --json var/bench/search-sqlite.json
 	VAR_DIR=var/bench DATABASE_URL=$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/portal} \
 		$(BIN)/python -m benchmarks.bench_search --json var/bench/search-postgresql.json

@@ -366,7 +366,7 @@ def _missing(runs: dict, benchmark: str) -> list[str]:
 def _ordered(runs: dict) -> list[dict]:
     """The runs in reading order: benchmark, then SQLite before PostgreSQL; JSON from
     benchmarks the report does not know comes last rather than breaking it."""
-    benchmarks = ("keycheck", "peers", "apikeys_page", "push", "http")
+    benchmarks = ("keycheck", "peers", "apikeys_page", "push", "http", "read")
 
     def position(key):
         name, vendor = key
@@ -882,6 +882,157 @@ def _http_section(runs: dict) -> list[str]:
     return [*lines, *(f"- {note}" for note in _missing(runs, "http"))]
 
 
+def _read_section(runs: dict) -> list[str]:
+    measured = _measured(runs, "read")
+    lines = ["## Reads: downloads, version lists, registrations, minchoc side by side", ""]
+    if not measured:
+        return [*lines, *(f"- {note}" for note in _missing(runs, "read")), ""]
+    first = measured[0][1]
+    ours, targets = first["ours"], first["targets"]
+    lines += [
+        f"`bench_read.py`: gunicorn {first['gunicorn']} from `gunicorn.conf.py`, "
+        f"{ours['workers']} gevent workers on {first['cores']} cores, the portal's own "
+        "settings with `STATIC_ROOT` pointing at a folder that holds the same "
+        f"{kib(ours['nupkg_bytes'])} `.nupkg` the feed serves, so whitenoise serves the "
+        "ceiling from the same server. Downloads: wrk "
+        f"`{first['wrk']}` per round, {first['download_rounds']} rounds taking turns "
+        "(A B B A); the 304 row is one round with `If-None-Match`: the same lookup, no "
+        "file sent, nothing counted. Latencies: a package of "
+        f"{ours['versions']:,} versions, {first['latency_calls']} sequential requests "
+        "per endpoint on one keep-alive connection after a warm-up, the endpoints "
+        "taking turns; “client” is the loopback round trip (an upper bound), “server” "
+        "gunicorn's access-log `%(D)s` for the same requests. The walk is the "
+        "registration index and every page it links to: every version's metadata, "
+        "what minchoc's `FindPackagesById()` answers in one response. minchoc runs in a "
+        "Django project the script makes under `VAR_DIR` (startproject's apps and "
+        "middleware plus minchoc), same gunicorn.conf.py but sync workers (its async "
+        "views fail under gevent), same database vendor, the same package bytes and "
+        "versions.",
+        "",
+    ]
+    header = ["Downloads (wrk)"]
+    for vendor, _run in measured:
+        header += [f"{VENDOR_NAMES[vendor]} /s", "p50 ms", "p99 ms", "x ceiling"]
+    labels = [
+        ("ceiling", "whitenoise static file, the ceiling"),
+        ("download", "ours: flat container `.nupkg`"),
+        ("not_modified", "ours: the same, 304 (not counted)"),
+        ("minchoc", "minchoc: `package/{id}/{version}`"),
+    ]
+    rows = []
+    for row_id, label in labels:
+        cells = [label]
+        for _vendor, run in measured:
+            if row_id == "minchoc":
+                row = run["minchoc"].get("downloads")
+            else:
+                row = run["ours"]["downloads"].get(row_id)
+            if row is None:
+                cells += ["n/a"] * 4
+                continue
+            ceiling = run["ours"]["downloads"]["ceiling"]["rps"]
+            cells += [
+                f"{row['rps']:,.1f}",
+                ms(row["p50_ms"]),
+                ms(row["p99_ms"]),
+                ratio(row["rps"] / ceiling),
+            ]
+        rows.append(cells)
+    lines += [*table(header, rows, "l"), ""]
+    header = [f"{ours['versions']:,} versions"]
+    for vendor, _run in measured:
+        header += [f"{VENDOR_NAMES[vendor]} client p50 ms", "p99", "server p50 ms", "p99"]
+    rows = []
+    for row_id, row in ours["latency"].items():
+        cells = [f"`{row['path']}` ({kib(row['bytes'])})"]
+        for _vendor, run in measured:
+            mine = run["ours"]["latency"][row_id]
+            cells += [
+                ms(mine["client_p50_ms"]),
+                ms(mine["client_p99_ms"]),
+                ms(mine.get("server_p50_ms", float("nan"))),
+                ms(mine.get("server_p99_ms", float("nan"))),
+            ]
+        rows.append(cells)
+    walk = ours["walk"]
+    cells = [f"ours: the walk, {walk['requests']} requests ({kib(walk['bytes'])}), median"]
+    for _vendor, run in measured:
+        mine = run["ours"]["walk"]
+        cells += [ms(mine["median_ms"]), "-", ms(mine["server_ms_per_walk"]), "-"]
+    rows.append(cells)
+    cells = ["minchoc: `FindPackagesById()`, median"]
+    for _vendor, run in measured:
+        find = run["minchoc"].get("find")
+        if find is None:
+            cells += ["n/a"] * 4
+            continue
+        cells += [
+            ms(find["median_ms"]),
+            "-",
+            ms(find.get("server_p50_ms", float("nan"))),
+            f"n={find['calls']}",
+        ]
+    rows.append(cells)
+    lines += [*table(header, rows, "l"), ""]
+    lines.append("Targets (the machine's load average weighs on every figure; see below):")
+    lines.append("")
+    for vendor, run in measured:
+        mine, name = run["ours"], VENDOR_NAMES[vendor]
+        reached = mine["downloads"]["vs_ceiling"] >= targets["download_vs_ceiling"]
+        met = "**met**" if reached else "**not met**"
+        lines.append(
+            f"- {name}: downloads at {ratio(mine['downloads']['vs_ceiling'])} of the ceiling "
+            f"(target {targets['download_vs_ceiling']}x): {met}."
+        )
+        for row in mine["latency"].values():
+            lines.append(
+                f"- {name}: `{row['path']}` server p99 {ms(row.get('server_p99_ms', 0))} ms "
+                f"(target {targets['server_p99_ms']} ms): "
+                + ("**met**." if row["met"] else "**not met**.")
+            )
+        peer = run["minchoc"]
+        if "error" in peer:
+            lines.append(f"- {name}: minchoc not measured: {peer['error'].splitlines()[0]}")
+        else:
+            wanted = targets["vs_minchoc"]
+            for key, what in (
+                ("downloads", "downloads per second"),
+                ("walk", "every version's metadata (our walk against FindPackagesById())"),
+                ("flat_index", "the version list (our index.json p50 against it)"),
+            ):
+                value = peer["vs_ours"][key]
+                lines.append(
+                    f"- {name}: ours against minchoc {peer['version']}, {what}: "
+                    f"{ratio(value)} (target {wanted}x): "
+                    + ("**met**." if value >= wanted else "**not met**.")
+                )
+    lines.append("")
+    for vendor, run in measured:
+        mine, name = run["ours"], VENDOR_NAMES[vendor]
+        restore = mine["restore"]
+        if "skipped" in restore:
+            told = f"nuget.exe install {restore['skipped']}"
+        else:
+            told = (
+                f"`nuget.exe install Demo.App` (5.8 on Mono, empty cache) took "
+                f"{restore['seconds']:.1f} s, exit code {restore['exit_code']}, installed "
+                f"{', '.join(restore['installed']) or 'nothing'}"
+            )
+        peer = run["minchoc"]
+        worker = ""
+        if "worker_class" in peer:
+            worker = f"; minchoc ran under {peer['worker_class']} workers"
+        lines.append(
+            f"- {name}: {told}; downloads counted {mine['downloads']['counted']:,} for "
+            f"{mine['downloads'].get('served', 0):,} that wrk and the probe saw completed; "
+            f"tracebacks in our log {mine['server_errors']}, in minchoc's "
+            f"{peer.get('server_errors', 'n/a')}{worker}; load average "
+            f"{run['load_average'][0]} at the start, {run['load_average_end'][0]} at the end."
+        )
+    lines.append("")
+    return [*lines, *(f"- {note}" for note in _missing(runs, "read"))]
+
+
 def _machine_section(runs: dict, command: str) -> list[str]:
     import django
 
@@ -938,6 +1089,8 @@ def report(directory: Path, command: str) -> str:
         *_peers_section(runs),
         "",
         *_http_section(runs),
+        "",
+        *_read_section(runs),
         "",
         *_machine_section(runs, command),
     ]
