@@ -21,7 +21,8 @@ def base_url(request) -> str:
 
 
 def read_resources(request) -> list[dict]:
-    """The service index entries of the flat container, registrations and readme."""
+    """The service index entries of the flat container, registrations, readme and
+    package page."""
     base = base_url(request)
     flat = f"{base}/{FLAT_CONTAINER}"
     semver1 = f"{base}/{REGISTRATION}"
@@ -49,6 +50,11 @@ def read_resources(request) -> list[dict]:
             "@id": f"{flat}{{lower_id}}/{{lower_version}}/readme",
             "@type": "ReadmeUriTemplate/6.13.0",
             "comment": "The readme file of a package version.",
+        },
+        {
+            "@id": f"{base}/packages/{{id}}/{{version}}",
+            "@type": "PackageDetailsUriTemplate/5.1.0",
+            "comment": "The gallery page of a package version.",
         },
     ]
 

@@ -21,6 +21,10 @@ class Unreadable(Exception):
     """The stored package file is there but cannot be read as a zip."""
 
 
+class TooLarge(Exception):
+    """The member is larger than the reader's limit."""
+
+
 def extension(path: str) -> str:
     last = path.rsplit("/", 1)[-1]
     return "." + last.rsplit(".", 1)[-1].lower() if "." in last else ""
@@ -73,8 +77,8 @@ def open_member(file_name: str, matches, *, open_stream: bool = True) -> Member 
 
 
 def read_member(file_name: str, path: str, *, limit: int) -> bytes | None:
-    """The bytes of the entry at ``path``, or ``None`` when it is missing, unreadable or
-    larger than ``limit`` bytes once decompressed."""
+    """The bytes of the entry at ``path``, or ``None`` when it or the package file is
+    missing or unreadable. Raises TooLarge when it holds more than ``limit`` bytes."""
     try:
         member = open_member(file_name, named(path), open_stream=False)
     except (FileNotFoundError, Unreadable):
@@ -83,11 +87,13 @@ def read_member(file_name: str, path: str, *, limit: int) -> bytes | None:
         return None
     try:
         if member.entry.file_size > limit:
-            return None
+            raise TooLarge(path)
         member.stream = member._archive.open(member.entry)
         data = member.stream.read(limit + 1)
     except _ZIP_ERRORS:
         return None
     finally:
         member.close()
-    return data if len(data) <= limit else None
+    if len(data) > limit:  # the header understated the size
+        raise TooLarge(path)
+    return data
