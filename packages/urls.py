@@ -1,11 +1,25 @@
 from django.urls import re_path
 
-from packages import views
+from packages import manage_views, views
 
 app_name = "packages"
 
 urlpatterns = [
     re_path(r"^account/Packages/?$", views.manage_packages, name="manage"),
+]
+
+# The owner's pages. They come before the public package pages, whose
+# /packages/{id}/{version} would otherwise take "Manage" and "manage/upload".
+urlpatterns = [
+    re_path(r"^packages/manage/upload/?$", manage_views.upload, name="upload"),
+    re_path(r"^packages/manage/verify-upload/?$", manage_views.upload_verify, name="upload_verify"),
+    re_path(r"^packages/manage/cancel-upload/?$", manage_views.upload_cancel, name="upload_cancel"),
+    re_path(
+        r"^packages/(?P<package_id>[^/]+)/Manage/?$",
+        manage_views.manage_package,
+        name="manage_package",
+    ),
+    *urlpatterns,
 ]
 
 # The gallery: anyone may browse (see packages.selectors.gallery_readable_by). A version
