@@ -193,8 +193,13 @@ class TestQueryCounts:
         assert self._count(client) == 6
         package = services.package_find("Contoso.Core")
         PackageVersion.objects.bulk_create(
-            PackageVersion(package=package, version=f"2.0.{n}", normalized_version=f"2.0.{n}",
-                           size=1, sha512="x")  # fmt: skip
+            PackageVersion(
+                package=package,
+                version=f"2.0.{n}",
+                normalized_version=f"2.0.{n}",
+                size=1,
+                sha512="x",
+            )
             for n in range(200)
         )
         assert self._count(client) == 6
