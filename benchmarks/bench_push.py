@@ -1,9 +1,9 @@
 """What a push costs, on the database DATABASE_URL selects.
 
 1. Pushes per second of a ~10 KiB and a ~1 MiB package through gunicorn on loopback,
-   started as a deployment starts it (``gunicorn.conf.py``: 2 x cores + 1 sync
-   workers), driven by one client thread per worker; every push is a new version, so
-   every answer should be a 201.
+   started as a deployment starts it (``gunicorn.conf.py``: 2 x cores + 1 workers of
+   the class it names), driven by one client thread per worker; every push is a new
+   version, so every answer should be a 201.
 2. The peak memory of a gunicorn worker (the only one: WEB_CONCURRENCY=1) while it
    receives a 100 MiB package, once with a Content-Length and once chunked.
 3. What the key check is of a push, in process: pushes through ``django.test.Client``
@@ -218,7 +218,7 @@ def server_env(home: Path, packages_dir: Path) -> dict[str, str]:
 
 
 def put(port: int, body, headers: dict[str, str], *, chunked: bool = False) -> int | str:
-    """One push on a fresh connection (sync workers close it after each answer)."""
+    """One push on a fresh connection, as a client making one push opens it."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
     try:
         connection.request("PUT", PUSH_PATH, body=body, headers=headers, encode_chunked=chunked)

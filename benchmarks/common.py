@@ -536,9 +536,9 @@ def _push_throughput(measured: list[tuple[str, dict]]) -> list[str]:
         "",
         f"gunicorn {first['gunicorn']} started as a deployment starts it "
         "(`python -m gunicorn portal.wsgi:application`, reading `gunicorn.conf.py`): "
-        f"{first['workers']} sync workers on {first['cores']} cores, the default "
-        "2 x cores + 1, on a loopback port. The client is on the same machine: threads "
-        "with `http.client`, one new connection per push (sync workers close it), "
+        f"{first['workers']} workers of the class it names on {first['cores']} cores, the "
+        "default 2 x cores + 1, on a loopback port. The client is on the same machine: "
+        "threads with `http.client`, one new connection per push, "
         f"{first['throughput'][0]['concurrency']} pushes in flight, one per worker. Every "
         "push is a new version of one package ID with a Content-Length, so every answer "
         "should be a 201; the package's size is one file of random bytes, which do not "
