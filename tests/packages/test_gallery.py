@@ -114,9 +114,7 @@ class TestPackageList:
                      ("Many.Downloads", "Few.Downloads", "No.Downloads")]  # fmt: skip
         assert positions == sorted(positions)
 
-    def test_a_result_shows_id_version_owners_downloads_tags_and_description(
-        self, client, publish
-    ):
+    def test_a_result_shows_id_version_owners_downloads_tags_and_description(self, client, publish):
         publish(
             "Contoso.Json", "2.1.0", downloads=1234,
             metadata="<tags>json web</tags>",
@@ -164,7 +162,7 @@ class TestPackageList:
         html = html_of(client.get("/packages?q=paged"))
         assert html.count('class="gallery-list__item"') == 20
         assert "45 packages returned for paged" in html
-        assert '<a class="pager__link" rel="next" href="?q=paged&amp;prerel=true&amp;page=2">' in html
+        assert 'rel="next" href="?q=paged&amp;prerel=true&amp;page=2">' in html
         assert 'rel="prev"' not in html
         html = html_of(client.get("/packages?q=paged&page=3"))
         assert html.count('class="gallery-list__item"') == 5
@@ -193,7 +191,7 @@ class TestPackageList:
         assert response.reason_phrase.startswith("Bad Request: ")
 
     def test_descriptions_are_escaped(self, client, publish):
-        publish("Hostile.Desc", description='<script>alert(1)</script><img src=x onerror=alert(2)>')
+        publish("Hostile.Desc", description="<script>alert(1)</script><img src=x onerror=alert(2)>")
         html = html_of(client.get("/packages?q=hostile"))
         assert "<script>alert(1)" not in html and "<img src=x" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -345,3 +343,135 @@ class TestPackagePage:
         publish("Contoso.Core", description="<script>alert(1)</script> <b onmouseover=x>b</b>")
         html = html_of(client.get("/packages/Contoso.Core"))
         assert "<script>alert" not in html and "<b onmouseover" not in html
+
+
+# --- Profiles -------------------------------------------------------------------------
+
+
+class TestProfile:
+    def test_lists_the_accounts_listed_packages_with_download_totals(
+        self, client, publish, make_user
+    ):
+        publish("Contoso.Core", downloads=10)
+        publish("Contoso.Web", downloads=32)
+        publish("Contoso.Hidden", listed=False)
+        publish("Other.Pkg", by=make_user("bob"))
+        response = client.get("/profiles/alice")
+        assert response.status_code == 200
+        html = html_of(response)
+        assert "<h1>Alice</h1>" in html
+        assert "2 packages" in html and "42 total downloads" in html
+        assert html.index("Contoso.Web") < html.index("Contoso.Core")
+        assert "Contoso.Hidden" not in html and "Other.Pkg" not in html
+
+    def test_unknown_and_inactive_accounts_answer_404(self, client, make_user):
+        make_user("gone", is_active=False)
+        assert client.get("/profiles/nobody").status_code == 404
+        assert client.get("/profiles/gone").status_code == 404
+
+
+# --- A private gallery ----------------------------------------------------------------
+
+
+@pytest.fixture
+def private(settings):
+    settings.FEED_READ_ACCESS = "authenticated"
+
+
+PAGES = ["/packages", "/packages?q=contoso", "/packages/Contoso.Core",
+         "/packages/Contoso.Core/1.0.0", "/packages/No.Such", "/profiles/Alice",
+         "/packages/Contoso.Core/1.0.0/icon"]  # fmt: skip
+
+
+class TestPrivateGallery:
+    @pytest.mark.parametrize("path", PAGES)
+    def test_anonymous_visitors_are_sent_to_sign_in_and_learn_nothing(
+        self, client, publish, private, path
+    ):
+        publish("Contoso.Core", metadata="<icon>i.png</icon>", files={"i.png": PNG})
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/users/account/LogOn?")
+        assert b"Contoso" not in response.content
+
+    def test_the_header_search_on_the_home_page_still_renders(self, client, private):
+        assert client.get("/").status_code == 200
+
+    @pytest.mark.parametrize("path", PAGES[:4])
+    def test_a_signed_in_user_with_a_confirmed_email_reads_everything(
+        self, client, publish, private, make_user, path
+    ):
+        publish("Contoso.Core")
+        client.force_login(make_user("reader"))
+        response = client.get(path)
+        assert response.status_code == 200
+        assert b"Contoso.Core" in response.content
+        assert "private" in response["Cache-Control"]
+
+    def test_a_user_without_a_confirmed_email_is_refused(self, client, publish, private, make_user):
+        publish("Contoso.Core")
+        client.force_login(make_user("unconfirmed", confirmed=False))
+        for path in ("/packages", "/packages/Contoso.Core", "/packages/No.Such"):
+            response = client.get(path)
+            assert response.status_code == 403
+            assert b"A test package" not in response.content  # the description
+            assert "confirm your email" in response.reason_phrase
+
+    def test_a_public_gallery_is_open_to_anonymous_visitors(self, client, publish, settings):
+        settings.FEED_READ_ACCESS = "public"
+        publish("Contoso.Core")
+        response = client.get("/packages/Contoso.Core")
+        assert response.status_code == 200
+        assert "private" not in response.get("Cache-Control", "")
+
+
+# --- Query counts ---------------------------------------------------------------------
+
+
+def queries_of(client, path) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(captured)
+
+
+class TestQueryCounts:
+    def test_the_list_costs_the_same_for_one_page_of_packages_or_three(
+        self, client, publish, make_user
+    ):
+        bob = make_user("bob")
+        publish("Q.First", metadata="<tags>a b</tags>")
+        few = queries_of(client, "/packages?q=q.")
+        for n in range(45):
+            publish(f"Q.P{n:02d}", by=bob if n % 2 else None, metadata="<tags>x y z</tags>")
+        assert queries_of(client, "/packages?q=q.") == few
+        # count, page, versions, latest rows, owners
+        assert few == 5
+
+    def test_a_package_page_with_1000_versions_is_a_fixed_number_of_queries(
+        self, client, publish, alice
+    ):
+        publish("Big.Pkg", "0.0.1")
+        few = queries_of(client, "/packages/Big.Pkg")
+        package = Package.objects.get(name="Big.Pkg")
+        PackageVersion.objects.bulk_create(
+            PackageVersion(
+                package=package,
+                version=f"1.{n}.0",
+                normalized_version=f"1.{n}.0",
+                size=1,
+                sha512="x",
+                listed=n % 10 != 0,
+            )  # fmt: skip
+            for n in range(999)
+        )
+        client.force_login(alice)
+        signed_in = queries_of(client, "/packages/Big.Pkg")
+        client.logout()
+        assert queries_of(client, "/packages/Big.Pkg") == few
+        # package, versions, shown version, owners (dependencies only when there are some)
+        assert few == 4
+        html = html_of(client.get("/packages/Big.Pkg"))
+        # Every listed version: 0.0.1 and 900 of the 999, not the 100 unlisted ones.
+        assert html.count('<td><a href="/packages/Big.Pkg/') == 900
+        assert signed_in <= few + 4  # session, user, email check, the banner's email
