@@ -462,7 +462,7 @@ class TestQueryCounts:
                 size=1,
                 sha512="x",
                 listed=n % 10 != 0,
-            )  # fmt: skip
+            )
             for n in range(999)
         )
         client.force_login(alice)

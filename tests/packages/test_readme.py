@@ -53,7 +53,7 @@ HOSTILE = [
     "<SCRIPT SRC=https://evil.example/x.js></SCRIPT>",
     "<img src=x onerror=alert(1)>",
     '<img src="https://ok.example/a.png" onload="alert(1)">',
-    "<a href=\"#\" onclick=\"alert(1)\">click</a>",
+    '<a href="#" onclick="alert(1)">click</a>',
     "<body onload=alert(1)>",
     '<div onmouseover="alert(1)">hover</div>',
     "[click](javascript:alert(1))",
@@ -72,16 +72,16 @@ HOSTILE = [
     '<img src="data:image/png;base64,iVBORw0KGgo=">',
     "<svg><script>alert(1)</script></svg>",
     '<svg onload="alert(1)"><circle r="4"/></svg>',
-    "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
+    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
     "<!-- <script>alert(1)</script> -->",
     "<!--><img src=x onerror=alert(1)>-->",
-    "<iframe src=\"https://evil.example\"></iframe>",
-    "<object data=\"https://evil.example/x.swf\"></object>",
+    '<iframe src="https://evil.example"></iframe>',
+    '<object data="https://evil.example/x.swf"></object>',
     "<style>body { display: none }</style>",
     '<p style="background:url(javascript:alert(1))">x</p>',
     "<form action=https://evil.example><input name=q></form>",
     '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
-    "<base href=\"javascript:alert(1)//\">",
+    '<base href="javascript:alert(1)//">',
     "```html\n<script>alert(1)</script>\n```",
     "<scr<script>ipt>alert(1)</script>",
 ]
@@ -106,7 +106,9 @@ def test_markdown_renders():
 
 
 def test_links_are_nofollow_noopener():
-    html = rendered("[docs](https://docs.example.com) <a href='http://x.example' rel='opener'>x</a>")
+    html = rendered(
+        "[docs](https://docs.example.com) <a href='http://x.example' rel='opener'>x</a>"
+    )
     assert '<a href="https://docs.example.com" rel="nofollow noopener">docs</a>' in html
     assert '<a href="http://x.example" rel="nofollow noopener">x</a>' in html
 
