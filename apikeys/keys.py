@@ -36,7 +36,7 @@ _TAIL_RE = re.compile(_TAIL)
 
 
 def _token(n: int) -> str:
-    # The one place randomness enters (house-style habit 10): tests pin it here.
+    # The one place randomness enters: tests pin secrets.choice for one generate().
     return "".join(secrets.choice(ALPHABET) for _ in range(n))
 
 

@@ -5,7 +5,7 @@ refused for scope (a key without push scope: the full key check, a 403, no file
 written); (c) pushes of a small package, every request a new version, so 201s;
 (d) ``GET /account/apikeys`` for a signed-in user with 100 keys; (e) an empty Django
 view, ``bench/empty``, the ceiling. gunicorn reads ``gunicorn.conf.py`` (2 x cores + 1
-sync workers) with ``DJANGO_SETTINGS_MODULE=benchmarks.bench_settings``, the
+gevent workers) with ``DJANGO_SETTINGS_MODULE=benchmarks.bench_settings``, the
 portal's settings with ``benchmarks.urls_ceiling`` adding the empty view.
 
     DATABASE_URL= python -m benchmarks.bench_http --json var/bench/http-sqlite.json

@@ -835,14 +835,14 @@ def _http_section(runs: dict) -> list[str]:
     first = measured[0][1]
     lines += [
         f"`bench_http.py`: gunicorn {first['gunicorn']} from `gunicorn.conf.py`, "
-        f"{first['workers']} sync workers on {first['cores']} cores (the default "
+        f"{first['workers']} gevent workers on {first['cores']} cores (the default "
         "2 x cores + 1), `DJANGO_SETTINGS_MODULE=benchmarks.bench_settings`: the "
         "portal's settings with `benchmarks.urls_ceiling`, which adds the empty view "
         "`bench/empty` in front of the product's URLs, and the plain static-files storage "
         f"(no collectstatic manifest). {first['wrk']}, "
         f"`-t{first['threads']} -c{first['connections']} -d{first['seconds']}s` per row, "
-        "on the same machine, so wrk and the server share the cores; sync workers close "
-        "every connection, so each request is a new one. Before the rows, one probe of "
+        "on the same machine, so wrk and the server share the cores; gevent workers keep "
+        "connections alive, as a proxy in front would. Before the rows, one probe of "
         "each checks its answer (200, 403, 201, 200). (b) sends the same small package "
         "with a key scoped to unlist only. (c) sends a "
         f"{kib(first['nupkg_bytes'])} package, every request a new version from "

@@ -8,6 +8,7 @@ users could not be emailed; their keys stay due and the next run retries them.
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext
 
+from apikeys.models import EXPIRY_WARNING
 from apikeys.notices import send_expiry_notices
 
 
@@ -15,9 +16,9 @@ class Command(BaseCommand):
     @property
     def help(self):
         return gettext(
-            "Email users whose API keys expire within 10 days or have expired; "
+            "Email users whose API keys expire within %(days)d days or have expired; "
             "each key once per state."
-        )
+        ) % {"days": EXPIRY_WARNING.days}
 
     def handle(self, *args, **options):
         summary = send_expiry_notices()
