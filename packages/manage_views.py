@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -28,13 +28,9 @@ from packages.models import PackageVersion
 
 def package_page_url(package_id: str, version: str | None = None) -> str:
     """The public page of a package (or of one of its versions)."""
-    try:
-        if version is None:
-            return reverse("packages:detail", args=[package_id])
-        return reverse("packages:detail_version", args=[package_id, version])
-    except NoReverseMatch:
-        # The gallery's package page, before its route is known by name.
-        return f"/packages/{package_id}" + (f"/{version}" if version else "")
+    if version is None:
+        return reverse("packages:detail", args=[package_id])
+    return reverse("packages:version_detail", args=[package_id, version])
 
 
 # --- Manage package ------------------------------------------------------------------
@@ -205,7 +201,7 @@ def _submit(request):
         _("%(id)s %(version)s was uploaded.")
         % {"id": version.package.name, "version": version.normalized_version},
     )
-    return redirect("packages:manage_package", package_id=version.package.name)
+    return redirect(package_page_url(version.package.name, version.normalized_version))
 
 
 @never_cache

@@ -141,7 +141,7 @@ class TestANewPackage:
 
         done = client.post(VERIFY, {"token": token_of(page)})
         assert done.status_code == 302
-        assert done["Location"] == "/packages/Contoso.Core/Manage"
+        assert done["Location"] == "/packages/Contoso.Core/1.2.0"
         package = Package.objects.get()
         assert list(package.owners.all()) == [alice]
         version = PackageVersion.objects.get()
