@@ -13,3 +13,38 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 accesslog = "-"
 # Addresses of reverse proxies whose X-Forwarded-* headers gunicorn believes.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# LOG_FORMAT=json makes gunicorn's own lines JSON too; HEALTH_ACCESS_LOG=false
+# leaves the health checks out of the access log (portal/logging.py).
+logger_class = "portal.logging.GunicornLogger"
+
+# --- Metrics (README: "Health checks and metrics") ---------------------------------
+# Each worker counts on its own; prometheus-client's multi-process mode keeps every
+# worker's values in files in one folder, and a scrape adds them up. The variable
+# must be set before any worker imports the library, so it is set here, in the
+# master, and the workers inherit it. One folder per gunicorn instance.
+_metrics_on = os.environ.get("METRICS_ENABLED", "").strip().lower() in {"1", "true", "yes", "on"}
+if _metrics_on and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _here = os.path.dirname(os.path.abspath(__file__))
+    _var = os.environ.get("VAR_DIR") or os.path.join(_here, "var")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(_var, "prometheus")
+
+
+def on_starting(server):
+    """Start from zero: the files of a previous run's workers would be added in."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    # Only the library's own files, in case the folder was shared by mistake.
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker that exits stops counting towards gauges of live processes."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

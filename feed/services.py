@@ -15,6 +15,7 @@ from feed import ratelimit, uploads
 from packages import conf as packages_conf
 from packages import nupkg
 from packages import services as registry
+from portal import metrics
 
 # Room for the multipart framing around the package in a declared Content-Length.
 _FRAMING = 64 * 1024
@@ -51,6 +52,7 @@ def key_check(raw_key: str, *, request):
     # is not even looked up (with Redis, a round trip saved on every push).
     outcome = check(raw_key)
     if outcome.key is not None:
+        metrics.key_checked(outcome, request=request)
         return outcome.key
     ip = client_ip(request)
     wait = ratelimit.retry_after(ip)
@@ -60,9 +62,11 @@ def key_check(raw_key: str, *, request):
         # row each would let a flood of made-up keys fill the audit log.
         if outcome.failure != Failure.MALFORMED and ratelimit.first_over_limit(ip):
             _record_key_failure(outcome, request, rate_limited=True)
+        metrics.key_checked(outcome, request=request, rate_limited=True)
         raise TooManyFailures(wait)
     ratelimit.note_failure(ip)
     _record_key_failure(outcome, request)
+    metrics.key_checked(outcome, request=request)
     raise KeyRefused
 
 
@@ -95,6 +99,7 @@ def refusal_record(
     )
 
 
+@metrics.push_counted
 def package_push(*, api_key, request) -> registry.PackageVersion:
     """Receive the pushed .nupkg, read it, decide, store it.
 
@@ -164,6 +169,7 @@ def _authorize(api_key, action: Action, package_id: str, package) -> None:
         owner_owns_package=exists and registry.package_owned_by(package, api_key.owner_id),
     )
     if not decision:
+        metrics.key_refused()
         raise Refused(decision.code, decision.reason)
 
 

@@ -21,6 +21,7 @@ from django.db.models import Count, F, Max
 
 from packages.models import Package, PackageDownload, PackageVersion
 from packages.search import search_downloads_add
+from portal import metrics
 
 AGGREGATE_INTERVAL = 60  # seconds
 _AGGREGATE_KEY = "packages:downloads:aggregated"
@@ -29,6 +30,7 @@ _AGGREGATE_KEY = "packages:downloads:aggregated"
 def record(version: PackageVersion) -> None:
     """Count one download of ``version``."""
     PackageDownload.objects.create(version_id=version.pk)
+    metrics.download_counted()
     # cache.add is atomic: of the processes sharing the cache, one per interval wins.
     if cache.add(_AGGREGATE_KEY, True, timeout=AGGREGATE_INTERVAL):
         aggregate()

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from portal import languages, security, views
+from portal import health, languages, metrics, security, views
 
 # allauth's own sign-in, sign-up and sign-out routes give way to nuget.org's
 # paths under the same names, so every link allauth builds points at ours.
@@ -17,6 +17,10 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = admin.site.site_title = settings.SITE_NAME
 
 urlpatterns = [
+    # Load balancers and Prometheus (README: "Health checks and metrics").
+    path("health/live", health.live, name="health_live"),
+    path("health/ready", health.ready, name="health_ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("", views.home, name="home"),
     path("users/account/LogOn", views.log_on, name="account_login"),
     path("users/account/Register", views.register, name="account_signup"),
