@@ -98,6 +98,7 @@ class TestWhoSeesThePage:
         html = client.get("/account/Packages").content.decode()
         assert 'href="/packages/Contoso.Core/Manage"' in html
         assert 'href="/packages/Contoso.Core"' in html
+        assert 'href="/packages/manage/upload"' in html
 
 
 class TestListing:
