@@ -374,7 +374,7 @@ def restore(port: int, scratch: Path) -> dict:
     return figures
 
 
-def ours(scratch: Path) -> tuple[dict, bytes, bytes]:
+def ours(scratch: Path, *, with_restore: bool = True) -> tuple[dict, bytes, bytes]:
     """Our feed: downloads against the static ceiling, read latencies, the full walk,
     a restore; with the bytes of the two packages, for minchoc."""
     from packages.models import PackageDownload, PackageVersion
@@ -462,7 +462,8 @@ def ours(scratch: Path) -> tuple[dict, bytes, bytes]:
         began = time.perf_counter()
         samples = latencies(client, paths)
         walks = [walk(client, paths["registration_index"], "walk") for _ in range(WALKS)]
-        figures["restore"] = restore(port, scratch)
+        skipped = {"skipped": "--skip-restore"}
+        figures["restore"] = restore(port, scratch) if with_restore else skipped
         client.close()
         print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
     log = log_path.read_text(errors="replace")
@@ -849,7 +850,7 @@ def minchoc_serving(env: dict[str, str], log_path: Path, arguments: list[str]):
 # --- The run ----------------------------------------------------------------------------
 
 
-def measure(scratch: Path) -> dict:
+def measure(scratch: Path, *, with_minchoc: bool = True, with_restore: bool = True) -> dict:
     import gunicorn
 
     figures = {
@@ -864,7 +865,11 @@ def measure(scratch: Path) -> dict:
             "vs_minchoc": TARGET_VS_MINCHOC,
         },
     }
-    figures["ours"], read_nupkg, many_nupkg = ours(scratch / "ours")
+    figures["ours"], read_nupkg, many_nupkg = ours(scratch / "ours", with_restore=with_restore)
+    if not with_minchoc:
+        figures["minchoc"] = {"skipped": "--skip-minchoc"}
+        figures["load_average_end"] = load()
+        return figures
     try:
         figures["minchoc"] = minchoc(scratch, read_nupkg, many_nupkg, figures["ours"])
     except (BenchmarkError, OSError, subprocess.SubprocessError) as error:
@@ -878,6 +883,9 @@ def measure(scratch: Path) -> dict:
 def main() -> None:
     arguments = common.parser(__doc__.splitlines()[0])
     arguments.add_argument("--minchoc-setup", type=Path, help=argparse.SUPPRESS)
+    # Quick runs while working on one figure; `make bench` measures everything.
+    arguments.add_argument("--skip-minchoc", action="store_true", help="leave minchoc out")
+    arguments.add_argument("--skip-restore", action="store_true", help="leave nuget.exe out")
     options = arguments.parse_args()
     if options.minchoc_setup:
         minchoc_setup(options.minchoc_setup)
@@ -895,7 +903,14 @@ def main() -> None:
     began = time.perf_counter()
     try:
         figures = common.measure_on_throwaway_database(
-            "read", lambda: measure(scratch), options.json, postgres_name=POSTGRES_DATABASE
+            "read",
+            lambda: measure(
+                scratch,
+                with_minchoc=not options.skip_minchoc,
+                with_restore=not options.skip_restore,
+            ),
+            options.json,
+            postgres_name=POSTGRES_DATABASE,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
