@@ -18,6 +18,7 @@ import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from django.core.signals import request_finished
 from gunicorn import glogging
 
 from portal.env import env_bool, env_str
@@ -47,15 +48,20 @@ def json_format() -> bool:
 # --- The request's fields -------------------------------------------------------
 
 
-def request_begin(request, request_id: str) -> object:
-    """Start the request's fields; returns the token ``request_end`` takes."""
+def request_begin(request, request_id: str) -> None:
+    """Start the request's fields. They stay current until Django has finished
+    with the response: its own line about a 4xx or 5xx answer comes after every
+    middleware has returned."""
     fields = {"request_id": request_id, "method": request.method, "path": request.path}
     request.META[ENVIRON_KEY] = fields
-    return _request_fields.set(fields)
+    _request_fields.set(fields)
 
 
-def request_end(token) -> None:
-    _request_fields.reset(token)
+def _request_end(**kwargs) -> None:
+    _request_fields.set(None)
+
+
+request_finished.connect(_request_end, dispatch_uid="portal.logging.request_end")
 
 
 def fields_of(request) -> dict:

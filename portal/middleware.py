@@ -54,25 +54,19 @@ class RequestContextMiddleware:
 
     def __call__(self, request):
         request_id = request_id_for(request)
-        token = portal_logging.request_begin(request, request_id)
-        try:
-            with metrics.InProgress() as timing:
-                response = self.get_response(request)
-            route = route_of(request)
-            fields = portal_logging.fields_of(request)
-            fields["route"] = route
-            fields["status"] = response.status_code
-            if route in _SECRET_PATHS:
-                fields["path"] = request.resolver_match.route
-            if (user_id := _user_id(request)) is not None:
-                fields["user_id"] = user_id
-            metrics.request_observed(
-                route=route,
-                method=request.method,
-                status=response.status_code,
-                seconds=timing.seconds,
-            )
-        finally:
-            portal_logging.request_end(token)
+        portal_logging.request_begin(request, request_id)
+        with metrics.InProgress() as timing:
+            response = self.get_response(request)
+        route = route_of(request)
+        fields = portal_logging.fields_of(request)
+        fields["route"] = route
+        fields["status"] = response.status_code
+        if route in _SECRET_PATHS:
+            fields["path"] = request.resolver_match.route
+        if (user_id := _user_id(request)) is not None:
+            fields["user_id"] = user_id
+        metrics.request_observed(
+            route=route, method=request.method, status=response.status_code, seconds=timing.seconds
+        )
         response[REQUEST_ID_HEADER] = request_id
         return response

@@ -1,5 +1,11 @@
 """/metrics: who may read it, and that its counters follow what the portal does."""
 
+import concurrent.futures
+import os
+import signal
+import time
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -11,6 +17,7 @@ from apikeys.models import ApiKey
 from apikeys.services import api_key_revoke
 from tests.feed.conftest import multipart
 from tests.nupkgs import make_nupkg
+from tests.portal.gunicorn_portal import running_portal
 
 METRICS = "/metrics"
 TOKEN = "s3cret-scrape-token-0123456789"
@@ -225,3 +232,61 @@ class TestOthers:
         assert client.get("/health/ready").status_code == 200
         vendor = connection.vendor
         assert moved("portal_db_connections_opened_total", alias="default", vendor=vendor) == 1
+
+
+# --- Under gunicorn, several workers ------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(child) for child in children}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _health_count(portal) -> float:
+    answer = portal.request(METRICS)
+    assert answer.status == 200, answer
+    samples = {}
+    for family in text_string_to_metric_families(answer.body.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return value(
+        samples, "portal_http_requests_total", route="health_live", method="GET", status="200"
+    )
+
+
+@pytest.mark.slow
+def test_counts_add_up_across_gunicorn_workers(tmp_path):
+    """Each worker counts in its own files; any worker's scrape adds up all of them,
+    those of workers that have since exited included."""
+    with running_portal(tmp_path, workers=3, METRICS_ENABLED="true") as portal:
+        # Whatever the start-up wait asked before a worker was ready.
+        before = _health_count(portal)
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda _: portal.request("/health/live"), range(60)))
+        assert {answer.status for answer in answers} == {200}
+        assert [_health_count(portal) - before for _ in range(6)] == [60.0] * 6
+
+        # gunicorn replaces every worker on HUP: the new ones still report the old counts.
+        old = _children(portal.process.pid)
+        assert len(old) == 3
+        os.kill(portal.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while any(_alive(pid) for pid in old) or len(_children(portal.process.pid)) < 3:
+            assert time.monotonic() < deadline, portal.log()
+            time.sleep(0.2)
+        for _ in range(9):
+            assert portal.request("/health/live").status == 200
+        assert _health_count(portal) - before == 69.0
+
+        # child_exit marked the old workers dead: their live gauges are gone.
+        folder = tmp_path / "prometheus"
+        live = {int(f.stem.rsplit("_", 1)[1]) for f in folder.glob("gauge_livesum_*.db")}
+        assert live and not live & old
