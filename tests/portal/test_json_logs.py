@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from portal.logging import JsonFormatter
+from portal.logging import ENVIRON_KEY, JsonFormatter
 from tests.feed.conftest import multipart
 from tests.nupkgs import make_nupkg
 from tests.portal.gunicorn_portal import PASSWORD, USERNAME, running_portal
@@ -178,3 +178,17 @@ def test_gunicorn_json_log_after_the_key_flows(tmp_path):
     assert push_line["duration"] > 0
     page_lines = [line for line in access if line.get("route") == "apikeys:list"]
     assert page_lines and all(line["user_id"] == user_id for line in page_lines)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/users/account/password/reset/key/1-sekrit-token/",
+        "/users/account/confirm-email/sekrit-token/",
+    ],
+)
+def test_a_one_time_token_in_the_path_is_not_logged(client, db, path):
+    response = client.get(path)
+    fields = response.wsgi_request.META[ENVIRON_KEY]
+    assert fields["path"].startswith("users/account/")
+    assert "sekrit" not in json.dumps(fields)
