@@ -176,6 +176,8 @@ def upload_verify(request):
     except (nupkg.InvalidPackage, uploads.Refused) as refused:
         # The registry changed since the upload (or its limits did): start again.
         uploads.cancel(request, pending.token)
+        if isinstance(refused, uploads.Refused):
+            uploads.refusal_record(user=request.user, refused=refused, request=request)
         return _upload_page(request, error=refused.reason, status=400)
     context = {"metadata": metadata, "target": target, "token": pending.token}
     return render(request, "packages/upload_verify.html", context)

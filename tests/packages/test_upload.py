@@ -222,6 +222,19 @@ class TestANewVersion:
         assert list(Package.objects.get().owners.all()) != [alice]
         assert pending_files(folders) == []
         assert len(stored_files(folders)) == 1  # bob's only
+        (event,) = Event.objects.filter(kind=EventKind.PACKAGE_REFUSED)
+        assert (event.actor, event.details["code"]) == (alice, "not_owner")
+
+    def test_an_id_taken_before_the_verify_page_is_refused_there(
+        self, client, alice, make_user, folders
+    ):
+        send(client, make_nupkg())
+        publish(make_user("bob"))
+        response = client.get(VERIFY)
+        assert response.status_code == 400
+        assert "belongs to another account" in field_errors(response)
+        assert pending_files(folders) == []
+        assert Event.objects.filter(kind=EventKind.PACKAGE_REFUSED, actor=alice).count() == 1
 
 
 class TestInvalidPackages:
