@@ -97,7 +97,9 @@ class _Body:
 
     def __init__(self, stream, boundary: bytes):
         self._stream = stream
-        self._close = b"\r\n--" + boundary + b"--"
+        # A line break, then "--boundary--". Usually CRLF, but NuGet 2.8 ends the
+        # last part with a bare LF, which Django's parser accepts too.
+        self._close = b"\n--" + boundary + b"--"
         self._tail = b""
         self.closed = False
 

@@ -418,6 +418,21 @@ class TestHostileInput:
         assert files_in(package_files) == []
         assert Event.objects.get(kind="package:refused").details["code"] == "unterminated_body"
 
+    def test_a_last_part_ended_by_a_bare_line_feed_is_stored_whole(
+        self, client, owner, make_key, package_files
+    ):
+        # NuGet 2.8 ends the file part with "\n--boundary--", no CR.
+        _, value = make_key(owner)
+        package = make_nupkg()
+        body, content_type = multipart(package)
+        boundary = content_type.split("boundary=")[1]
+        body = body.replace(f"\r\n--{boundary}--\r\n".encode(), f"\n--{boundary}--".encode())
+        response = client.generic(
+            "PUT", "/api/v2/package/", body, content_type, headers={"X-NuGet-ApiKey": value}
+        )
+        assert response.status_code == 201, response.reason_phrase
+        assert PackageVersion.objects.get().size == len(package)
+
     @pytest.mark.parametrize("cut", [2, 10, 40])
     def test_a_body_shorter_than_its_content_length_is_400(
         self, client, owner, make_key, package_files, cut
