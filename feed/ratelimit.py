@@ -6,16 +6,13 @@ goes through even from an address that others have made to fail (many clients
 can share one address behind NAT).
 """
 
-from django.conf import settings
-
 from audit.ratelimit import Limiter
+from feed import conf
 
 
 def _limiter() -> Limiter:
     # Settings are read when used, so tests and operators can change them.
-    return Limiter(
-        "feed:auth-failures", settings.FEED_AUTH_FAILURE_LIMIT, settings.FEED_AUTH_FAILURE_WINDOW
-    )
+    return Limiter("feed:auth-failures", conf.auth_failure_limit(), conf.auth_failure_window())
 
 
 def retry_after(ip: str | None) -> int:
@@ -27,10 +24,6 @@ def retry_after(ip: str | None) -> int:
     all pass the check before any of them is counted.
     """
     return _limiter().hit(ip)
-
-
-def note_failure(ip: str | None) -> None:
-    """Nothing more to count: ``retry_after()`` counted the failure."""
 
 
 def first_over_limit(ip: str | None) -> bool:

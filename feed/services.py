@@ -64,7 +64,6 @@ def key_check(raw_key: str, *, request):
             _record_key_failure(outcome, request, rate_limited=True)
         metrics.key_checked(outcome, request=request, rate_limited=True)
         raise TooManyFailures(wait)
-    ratelimit.note_failure(ip)
     _record_key_failure(outcome, request)
     metrics.key_checked(outcome, request=request)
     raise KeyRefused

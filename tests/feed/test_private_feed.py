@@ -346,3 +346,18 @@ class TestReadScope:
         assert key.actions == [READ]
         assert key.scope_labels == ["Download packages"]
         assert client.get(READS[1]).status_code == 401
+
+
+class TestStartupCheck:
+    def test_a_misspelt_read_access_stops_the_server_from_starting(self, settings):
+        from django.core.management import call_command
+        from django.core.management.base import SystemCheckError
+
+        settings.FEED_READ_ACCESS = "authenticate"
+        with pytest.raises(SystemCheckError, match="FEED_READ_ACCESS"):
+            call_command("check")
+
+    def test_the_defaults_pass(self):
+        from django.core.management import call_command
+
+        call_command("check")
