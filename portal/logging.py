@@ -18,7 +18,6 @@ import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from django.core.signals import request_finished
 from gunicorn import glogging
 
 from portal.env import env_bool, env_str
@@ -57,11 +56,11 @@ def request_begin(request, request_id: str) -> None:
     _request_fields.set(fields)
 
 
-def _request_end(**kwargs) -> None:
+def request_end(**kwargs) -> None:
+    """Receives ``request_finished`` (connected in portal.middleware: connecting a
+    signal reads Django's settings, which gunicorn's master, loading this module
+    for its logger class, does not have)."""
     _request_fields.set(None)
-
-
-request_finished.connect(_request_end, dispatch_uid="portal.logging.request_end")
 
 
 def fields_of(request) -> dict:

@@ -4,6 +4,7 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db import DatabaseError
 
 from portal import logging as portal_logging
@@ -15,6 +16,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:+=/-]{1,128}")
 # Routes whose path holds a one-time secret: logged as their pattern instead.
 _SECRET_PATHS = frozenset({"account_reset_password_from_key", "account_confirm_email"})
+
+# The request's log fields stay current until Django is done with the response.
+request_finished.connect(portal_logging.request_end, dispatch_uid="portal.logging.request_end")
 
 
 def request_id_for(request) -> str:
