@@ -2,8 +2,8 @@
 
 Every value is read from ``django.conf.settings`` each time it is used, never at
 import time: the module works whether or not the app is installed, and tests
-change settings with the ``settings`` fixture. ``portal/settings.py`` defines an
-APIKEYS_* setting only when its environment variable is set; the defaults are here.
+change settings with the ``settings`` fixture. ``portal/settings.py`` passes the
+environment through (None when a variable is unset); the defaults are here.
 """
 
 import functools
@@ -30,7 +30,9 @@ _PEPPER_LABEL = b"portal.apikeys.pepper"
 
 
 def prefix() -> str:
-    value = getattr(settings, "APIKEYS_PREFIX", DEFAULT_PREFIX)
+    value = getattr(settings, "APIKEYS_PREFIX", None)
+    if value is None:  # unset
+        value = DEFAULT_PREFIX
     # fullmatch, not match with "$": "$" would accept a trailing newline.
     if not isinstance(value, str) or not _PREFIX_RE.fullmatch(value):
         # Operator-facing, like Django's own ImproperlyConfigured messages: not translated.

@@ -220,14 +220,15 @@ MFA_TOTP_ISSUER = SITE_NAME
 # that is set is passed through, one that is not leaves the app's default in charge.
 # Unset peppers are derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
 
-if env_str("APIKEYS_PREFIX"):
-    APIKEYS_PREFIX = env_str("APIKEYS_PREFIX")
+# The three every key check reads are always defined, None when unset: a missing
+# setting costs Django an exception on each read.
+APIKEYS_PREFIX = env_str("APIKEYS_PREFIX") or None
+APIKEYS_PEPPER = env_str("APIKEYS_PEPPER") or None
+APIKEYS_PEPPER_FALLBACKS = (
+    env_list("APIKEYS_PEPPER_FALLBACKS", []) if env_str("APIKEYS_PEPPER_FALLBACKS") else None
+)
 if env_str("APIKEYS_MAX_EXPIRATION_DAYS"):
     APIKEYS_MAX_EXPIRATION_DAYS = env_int("APIKEYS_MAX_EXPIRATION_DAYS", 0)
-if env_str("APIKEYS_PEPPER"):
-    APIKEYS_PEPPER = env_str("APIKEYS_PEPPER")
-if env_str("APIKEYS_PEPPER_FALLBACKS"):
-    APIKEYS_PEPPER_FALLBACKS = env_list("APIKEYS_PEPPER_FALLBACKS", [])
 
 # GitHub's secret scanning public keys (README: "GitHub secret scanning").
 # Unset: the endpoint answers 503.

@@ -297,9 +297,16 @@ def test_valid_prefixes_are_accepted(settings, prefix):
     assert len(value) == len(prefix) + 38
 
 
+def test_an_unset_prefix_is_the_default(settings):
+    # portal/settings.py defines APIKEYS_PREFIX as None when the variable is unset.
+    settings.APIKEYS_PREFIX = None
+    assert conf.prefix() == "ngk_"
+    assert keys.generate().startswith("ngk_")
+
+
 @pytest.mark.parametrize(
     "prefix",
-    ["", "ngk", "NGK_", "Ngk_", "1ab_", "a_", "abcdefghi_", "ng-k_", "ng_k_", "ngk_\n", None, 5],
+    ["", "ngk", "NGK_", "Ngk_", "1ab_", "a_", "abcdefghi_", "ng-k_", "ng_k_", "ngk_\n", 5],
 )
 def test_invalid_prefixes_are_a_configuration_error(settings, prefix):
     settings.APIKEYS_PREFIX = prefix
