@@ -62,13 +62,14 @@ def _head(request, response: HttpResponse, length: int) -> HttpResponse:
 
 def versions_of(package_id: str) -> list[str]:
     """The lower-cased normalized versions of ``package_id``, in NuGet's order; unlisted
-    included. One query on the version column alone, whatever the number of versions."""
+    included. One query, ordered by the (package, sort_key) index."""
     found = (
         PackageVersion.objects.annotate(name_lower=Lower("package__name"))
         .filter(name_lower=package_id.lower())
+        .order_by("sort_key")
         .values_list("normalized_version", flat=True)
     )
-    return [text.lower() for text in sorted(found, key=versions.normalized_sort_key)]
+    return [text.lower() for text in found]
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -51,9 +51,11 @@ def _json(request, data: dict) -> HttpResponse:
     return response
 
 
-def _versions(package_id: str, semver2: bool):
+def _versions(package_id: str, semver2: bool, lower: str = "", upper: str = ""):
     """``(display ID, [(pk, normalized version)] in NuGet's order)`` in one query on
-    three columns; ``(None, [])`` for an unknown ID."""
+    three columns, ordered by the (package, sort_key) index; only the versions from
+    ``lower`` to ``upper`` (normalized, inclusive) when given. ``(None, [])`` for an
+    unknown ID or an empty range."""
     if not ids.is_valid(package_id):
         return None, []
     rows = PackageVersion.objects.annotate(name_lower=Lower("package__name")).filter(
@@ -61,10 +63,13 @@ def _versions(package_id: str, semver2: bool):
     )
     if not semver2:
         rows = rows.filter(is_semver2=False)
-    found = list(rows.values_list("pk", "normalized_version", "package__name"))
+    if lower and upper:
+        rows = rows.filter(
+            sort_key__gte=versions.sort_string(lower), sort_key__lte=versions.sort_string(upper)
+        )
+    found = list(rows.order_by("sort_key").values_list("pk", "normalized_version", "package__name"))
     if not found:
         return None, []
-    found.sort(key=lambda row: versions.normalized_sort_key(row[1]))
     return found[0][2], [(pk, normalized) for pk, normalized, _name in found]
 
 
@@ -173,13 +178,11 @@ def page(request, package_id: str, lower: str, upper: str, semver2: bool):
     if denial := read_denied(request, package_id):
         return denial
     lowest, highest = versions.parse(lower), versions.parse(upper)
-    display_id, ordered = _versions(package_id, semver2) if lowest and highest else (None, [])
-    low, high = (versions.sort_key(bound) for bound in (lowest, highest)) if ordered else (0, 0)
-    found = [
-        (pk, normalized)
-        for pk, normalized in ordered
-        if low <= versions.normalized_sort_key(normalized) <= high
-    ]
+    display_id, found = (
+        _versions(package_id, semver2, lowest.normalized, highest.normalized)
+        if lowest and highest
+        else (None, [])
+    )
     if not found:
         return not_found(f"Package '{package_id[:100]}' has no such page.")
     links = Links(request, package_id, semver2=semver2)

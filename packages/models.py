@@ -6,7 +6,22 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from packages import ids
+from packages import ids, versions
+
+
+class VersionSortField(models.CharField):
+    """``versions.sort_string`` of the row's ``normalized_version``, computed on every
+    insert and save (``bulk_create`` too), so no code path can store a stale one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", versions.SORT_STRING_MAX_LENGTH)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        value = versions.sort_string(model_instance.normalized_version)
+        setattr(model_instance, self.attname, value)
+        return value
 
 
 class Package(models.Model):
@@ -40,6 +55,9 @@ class PackageVersion(models.Model):
     # packages.versions owns normalization; uniqueness ignores the case of
     # prerelease labels, as NuGet's comparison does.
     normalized_version = models.CharField(_("version"), max_length=128)
+    # NuGet's order as a string the database sorts (packages.versions.sort_string):
+    # version lists are ordered and sliced in the query.
+    sort_key = VersionSortField(_("sort key"))
     listed = models.BooleanField(_("listed"), default=True)
     size = models.BigIntegerField(_("size in bytes"))
     sha512 = models.CharField(_("SHA-512"), max_length=128)
@@ -94,6 +112,7 @@ class PackageVersion(models.Model):
                 "package", Lower("normalized_version"), name="packages_version_unique"
             ),
         ]
+        indexes = [models.Index(fields=["package", "sort_key"], name="packages_version_order")]
 
     def __str__(self):
         return f"{self.package.name} {self.normalized_version}"

@@ -203,3 +203,29 @@ def normalized_sort_key(normalized: str) -> tuple:
     parts += [0] * (4 - len(parts))
     labels = release.split(".") if release else ()
     return (*parts, 0 if labels else 1, tuple(_label_key(label) for label in labels))
+
+
+# Every character a prerelease identifier may hold, lower-cased, in ordinal order.
+_LABEL_ALPHABET = "-0123456789abcdefghijklmnopqrstuvwxyz"
+# The longest sort_string() of a version parse() accepts (a test holds it to this).
+SORT_STRING_MAX_LENGTH = 255
+
+
+def sort_string(normalized: str) -> str:
+    """``normalized_sort_key(normalized)`` as a string of digits only, which sorts the
+    same under any collation of any database (digits sort alike everywhere), so a
+    version list can be ordered and sliced by the database.
+
+    Each numeric part as 10 digits (Int32); ``1`` for a release or ``0`` for a
+    prerelease, then each label: a number as ``0``, its digit count in 2 digits and
+    its digits (no leading zeros: the count orders numbers); a word as ``1``, each
+    character as 2 digits from ``01`` and ``00`` to end it (so a word sorts before
+    every longer word it starts)."""
+    *numbers, release, labels = normalized_sort_key(normalized)
+    text = "".join(f"{number:010d}" for number in numbers) + str(release)
+    for is_word, number, word in labels:
+        if is_word:
+            text += "1" + "".join(f"{_LABEL_ALPHABET.index(c) + 1:02d}" for c in word) + "00"
+        else:
+            text += f"0{len(str(number)):02d}{number}"
+    return text

@@ -4,7 +4,7 @@ import itertools
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from packages import versions
@@ -295,3 +295,81 @@ def test_the_stored_form_sorts_as_the_parsed_versions_do(texts):
     parsed = [v for v in map(parse, texts) if v is not None]
     normalized = [v.normalized for v in parsed]
     assert [versions.normalized_sort_key(t) for t in normalized] == [sort_key(v) for v in parsed]
+
+
+# Versions built from parts, so that the edges come up: the largest numbers, numeric
+# labels longer than any Int32, hyphens (they sort before digits), upper case, and
+# words that start other words. Few values, so that two versions often share parts.
+_numbers = st.lists(st.sampled_from([0, 1, 2, 10, versions.MAX_PART]), min_size=1, max_size=4)
+_numeric_label = st.sampled_from([0, 1, 2, 9, 10, 11, 2**31, 10**40]).map(str)
+_word_label = st.text(alphabet="-09aAbz", min_size=1, max_size=3).filter(
+    lambda label: not label.isdigit()
+)
+_labels = st.lists(_numeric_label | _word_label, max_size=4)
+
+
+def _version(numbers: list[int], labels: list[str]) -> NuGetVersion:
+    text = ".".join(map(str, numbers)) + ("-" + ".".join(labels) if labels else "")
+    assume(len(text) <= versions.MAX_LENGTH)
+    version = parse(text)
+    assert version is not None, text
+    return version
+
+
+@st.composite
+def _versions(draw):
+    return _version(draw(_numbers), draw(_labels))
+
+
+def _compare(a, b) -> int:
+    return (a > b) - (a < b)
+
+
+@given(_numbers, _labels, _labels)
+@settings(max_examples=1_000)
+@example([1], ["a"], ["ab"])  # a word before every longer word it starts
+@example([1], ["a", "z"], ["ab"])
+@example([1], ["-"], ["0a"])  # a hyphen before a digit
+@example([1], ["9"], ["10"])  # numbers by value
+@example([1], ["10"], ["a"])  # numbers before words
+@example([1], ["rc"], ["RC"])  # case ignored
+@example([1], ["a"], ["a", "0"])  # fewer labels first
+@example([1], [], ["a"])  # a release after its prereleases
+def test_the_stored_sort_string_orders_exactly_as_nuget(numbers, labels_a, labels_b):
+    # The same numbers: the labels decide, where the encoding has most to get right.
+    a, b = _version(numbers, labels_a), _version(numbers, labels_b)
+    stored_a, stored_b = (versions.sort_string(v.normalized) for v in (a, b))
+    assert _compare(stored_a, stored_b) == _compare(sort_key(a), sort_key(b))
+
+
+@given(_versions(), _versions())
+def test_the_stored_sort_string_orders_any_two_versions_as_nuget(a, b):
+    stored_a, stored_b = (versions.sort_string(v.normalized) for v in (a, b))
+    assert _compare(stored_a, stored_b) == _compare(sort_key(a), sort_key(b))
+
+
+@given(st.lists(_versions(), max_size=30))
+def test_a_list_sorted_by_the_stored_string_is_in_nuget_order(found):
+    by_string = sorted(found, key=lambda v: versions.sort_string(v.normalized))
+    assert [sort_key(v) for v in by_string] == sorted(sort_key(v) for v in found)
+
+
+@given(_versions())
+def test_the_stored_string_is_digits_only_so_any_collation_sorts_it_alike(version):
+    text = versions.sort_string(version.normalized)
+    assert text.isascii() and text.isdigit()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{versions.MAX_PART}.{versions.MAX_PART}.{versions.MAX_PART}.{versions.MAX_PART}",
+        "1-" + ".".join("a" * 31),  # the most labels a version may have
+        "1-" + "z" * 62,
+        "1-" + "9" * 62,
+        "1-" + ".".join("1" * 31),
+    ],
+)
+def test_the_longest_versions_fit_the_stored_string(text):
+    assert parse(text) is not None
+    assert len(versions.sort_string(parse(text).normalized)) <= versions.SORT_STRING_MAX_LENGTH
