@@ -344,17 +344,66 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # .nupkg files. Several servers need a shared backend: an object store
-    # (e.g. django-storages' S3 backend) or a shared folder.
-    "packages": {
+# .nupkg files. Several servers need a shared backend: an S3 bucket (PACKAGES_S3_*),
+# another Django storage backend (PACKAGES_STORAGE_BACKEND and _OPTIONS) or a shared
+# folder (PACKAGES_DIR).
+PACKAGES_S3_BUCKET = env_str("PACKAGES_S3_BUCKET", "")
+if PACKAGES_S3_BUCKET and env_str("PACKAGES_STORAGE_BACKEND"):
+    raise ImproperlyConfigured("Set PACKAGES_S3_BUCKET or PACKAGES_STORAGE_BACKEND, not both.")
+if PACKAGES_S3_BUCKET:
+    try:
+        from botocore.config import Config as _S3Config
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            "PACKAGES_S3_BUCKET needs django-storages' S3 backend: pip install 'nuget-portal[s3]'"
+        ) from error
+    _packages_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": PACKAGES_S3_BUCKET,
+            # Key prefix inside the bucket, so one bucket can hold other things too.
+            "location": env_str("PACKAGES_S3_PREFIX", "").strip("/"),
+            # Unset: AWS's own endpoint for the region. Set: an S3-compatible store.
+            "endpoint_url": env_str("PACKAGES_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("PACKAGES_S3_REGION", "") or None,
+            # Credentials: none here. boto3 finds them itself, in AWS_ACCESS_KEY_ID and
+            # AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), a profile, or the instance's
+            # or task's role; nothing secret sits in the portal's settings.
+            # No ACL is sent: objects take the bucket's, which is private (and buckets
+            # with ACLs disabled refuse requests that carry one).
+            "default_acl": None,
+            # The portal asks the store for a URL only to redirect a download to it
+            # (PACKAGES_DOWNLOAD_REDIRECT), and that one must be signed.
+            "querystring_auth": True,
+            # A push writes each version's object at its final name (packages/storage.py),
+            # over any leftover of a push that died before its commit.
+            "file_overwrite": True,
+            # A package read through the portal is fetched whole first (zip entries are
+            # read at random); past 8 MiB it waits in a temporary file, not in memory.
+            "max_memory_size": 8 * 1024 * 1024,
+            "client_config": _S3Config(
+                # path: bucket in the path (most S3-compatible stores); virtual: in
+                # the host name; unset: boto3 decides (virtual on AWS).
+                s3={"addressing_style": env_str("PACKAGES_S3_ADDRESSING_STYLE", "") or None},
+                signature_version="s3v4",
+                # A store that does not answer fails the request in seconds, not minutes.
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+        },
+    }
+else:
+    _packages_storage = {
         "BACKEND": env_str(
             "PACKAGES_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
         ),
         "OPTIONS": json.loads(env_str("PACKAGES_STORAGE_OPTIONS", "") or "{}")
         or {"location": str(Path(env_str("PACKAGES_DIR", str(VAR_DIR / "packages"))))},
-    },
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "packages": _packages_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
