@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "audit",
     "packages",
     "apikeys",
+    "trustedpublishing",
     "feed",
     "portal",
 ]
@@ -241,6 +242,21 @@ if env_str("SECRET_SCANNING_REFUSAL_LIMIT"):
     SECRET_SCANNING_REFUSAL_LIMIT = env_int("SECRET_SCANNING_REFUSAL_LIMIT", 0)
 if env_str("SECRET_SCANNING_REFUSAL_WINDOW"):
     SECRET_SCANNING_REFUSAL_WINDOW = env_int("SECRET_SCANNING_REFUSAL_WINDOW", 0)
+
+# --- Trusted publishing -------------------------------------------------------
+# Defaults live in trustedpublishing/conf.py (README: "Trusted publishing"); a
+# variable that is set is passed through.
+if env_str("TRUSTED_PUBLISHING_ISSUERS") is not None:
+    TRUSTED_PUBLISHING_ISSUERS = env_str("TRUSTED_PUBLISHING_ISSUERS")
+if env_str("TRUSTED_PUBLISHING_AUDIENCE"):
+    TRUSTED_PUBLISHING_AUDIENCE = env_str("TRUSTED_PUBLISHING_AUDIENCE")
+if env_str("TRUSTED_PUBLISHING_KEY_MINUTES"):
+    TRUSTED_PUBLISHING_KEY_MINUTES = env_int("TRUSTED_PUBLISHING_KEY_MINUTES", 0)
+if env_str("TRUSTED_PUBLISHING_GITHUB_DENIED_EVENTS") is not None:
+    TRUSTED_PUBLISHING_GITHUB_DENIED_EVENTS = env_str("TRUSTED_PUBLISHING_GITHUB_DENIED_EVENTS")
+for _name in ("JWKS_TTL", "HTTP_TIMEOUT", "MINT_LIMIT", "MINT_WINDOW"):
+    if env_str(f"TRUSTED_PUBLISHING_{_name}"):
+        globals()[f"TRUSTED_PUBLISHING_{_name}"] = env_int(f"TRUSTED_PUBLISHING_{_name}", 0)
 
 # --- Packages and the publish endpoint ----------------------------------------
 # Defaults live in packages/conf.py and feed/conf.py; a variable that is set is
