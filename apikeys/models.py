@@ -34,6 +34,7 @@ class RevocationSource(models.TextChoices):
     ADMIN = "admin", _("Revoked by an administrator")
     LEAK = "leak", _("Revoked because it leaked")
     GITHUB = "github", _("Revoked after GitHub secret scanning found it")
+    POLICY = "policy", _("Revoked when its trusted publishing policy changed")
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -82,6 +83,19 @@ class ApiKey(models.Model):
         _("about-to-expire notice sent for"), null=True, blank=True
     )
     expired_notice_for = models.DateTimeField(_("expired notice sent for"), null=True, blank=True)
+
+    # Set on the short-lived keys a trusted publishing policy mints: they are
+    # shown read-only under their policy, never emailed about, and purged once
+    # expired. By label, not import: the policies' app sits above this one.
+    policy = models.ForeignKey(
+        "trustedpublishing.Policy",
+        verbose_name=_("trusted publishing policy"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+    )
 
     objects = ApiKeyQuerySet.as_manager()
 

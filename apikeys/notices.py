@@ -95,7 +95,8 @@ def _due(now):
     )
     expired = Q(expires_at__lte=now) & _not_notified("expired_notice_for")
     return (
-        ApiKey.objects.filter(revoked_at__isnull=True)
+        # Short-lived keys from trusted publishing expire by design: no notices.
+        ApiKey.objects.filter(revoked_at__isnull=True, policy__isnull=True)
         .filter(expiring | expired)
         .exclude(owner__email="")
     )

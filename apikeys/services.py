@@ -201,6 +201,18 @@ def api_key_revoke(
     return api_key
 
 
+def api_key_purge_short_lived(now=None) -> int:
+    """Delete the expired keys that trusted publishing minted; returns how many.
+
+    They lived minutes and nobody can renew them, so unlike other keys they are
+    not kept as "Expired". Their audit events stay.
+    """
+    deleted, _ = ApiKey.objects.filter(
+        policy__isnull=False, expires_at__lte=now or timezone.now()
+    ).delete()
+    return deleted
+
+
 @transaction.atomic
 def api_key_delete(*, api_key: ApiKey, actor, request=None) -> None:
     """Remove a key for good. Its audit events stay."""

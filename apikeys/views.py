@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from apikeys import services
 from apikeys.forms import ApiKeyCreateForm, PackageSelectionForm
-from apikeys.selectors import api_key_get_for, api_key_list_for
+from apikeys.selectors import api_key_get_for, api_key_list_for, api_key_short_lived_for
 from packages.selectors import package_names_owned_by
 
 _SPENT_SESSION_KEY = "apikeys_spent_form_tokens"
@@ -123,6 +123,7 @@ def _render_page(request, *, form=None, new_key=None, new_value=None, status=200
         "new_value": new_value,
         "expired_keys": [k for k in api_keys if not k.is_revoked and k.is_expired(now)],
         "revoked_keys": [k for k in api_keys if k.is_revoked],
+        "short_lived_keys": api_key_short_lived_for(owner),
         "now": now,
     }
     return render(request, "apikeys/api_keys.html", context, status=status)

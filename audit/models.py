@@ -39,6 +39,17 @@ class EventKind(models.TextChoices):
     SECRET_SCANNING_REFUSED = "secret_scanning:refused", _("Secret scanning report refused")
     PACKAGE_OWNERS_CHANGED = "package:owners_changed", _("Package owners changed")
     AUDIT_EXPORTED = "audit:exported", _("Audit events exported")
+    TP_POLICY_CREATED = "trusted_publishing:policy_created", _("Trusted publishing policy added")
+    TP_POLICY_EDITED = "trusted_publishing:policy_edited", _("Trusted publishing policy changed")
+    TP_POLICY_ENABLED = "trusted_publishing:policy_enabled", _("Trusted publishing policy enabled")
+    TP_POLICY_DISABLED = (
+        "trusted_publishing:policy_disabled",
+        _("Trusted publishing policy disabled"),
+    )
+    TP_POLICY_REARMED = "trusted_publishing:policy_rearmed", _("Trusted publishing policy re-armed")
+    TP_POLICY_DELETED = "trusted_publishing:policy_deleted", _("Trusted publishing policy deleted")
+    TP_KEY_MINTED = "trusted_publishing:key_minted", _("Short-lived API key issued")
+    TP_EXCHANGE_REFUSED = "trusted_publishing:refused", _("Trusted publishing token refused")
 
 
 class AppendOnlyError(Exception):

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from feed import flatcontainer, links, registrations, views
+from feed import flatcontainer, links, registrations, token, views
 from feed import search as search_views
 
 app_name = "feed"
@@ -31,6 +31,8 @@ urlpatterns = [
         views.unlist_or_relist,
         name="unlist_or_relist",
     ),
+    # Trusted publishing: a CI job's OIDC token for a short-lived key.
+    path("api/v2/token", token.token, name="token"),
     # The read protocol; links.py builds the URLs that lead here.
     re_path(_FLAT + _ID + r"index\.json$", flatcontainer.version_list, name="flat_versions"),
     re_path(

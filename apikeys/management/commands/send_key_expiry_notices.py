@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 
 from apikeys.models import EXPIRY_WARNING
 from apikeys.notices import send_expiry_notices
+from apikeys.services import api_key_purge_short_lived
 
 
 class Command(BaseCommand):
@@ -22,10 +23,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         summary = send_expiry_notices()
+        purged = api_key_purge_short_lived()
         self.stdout.write(
             gettext("Users emailed: %(users)d. API keys notified: %(keys)d.")
             % {"users": summary.users_emailed, "keys": summary.keys_notified}
         )
+        if purged:
+            self.stdout.write(
+                gettext("Expired short-lived keys deleted: %(count)d.") % {"count": purged}
+            )
         if summary.users_failed:
             raise CommandError(
                 gettext(

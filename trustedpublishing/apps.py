@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TrustedPublishingConfig(AppConfig):
+    name = "trustedpublishing"
+    verbose_name = _("Trusted publishing")
