@@ -30,6 +30,7 @@ urlpatterns = [
     re_path(r"^account/?$", views.account_settings, name="account_settings"),
     path("account/security", security.security_history, name="account_security"),
     path("", include("apikeys.urls")),
+    path("", include("trustedpublishing.urls")),
     path("", include("feed.urls")),
     path("", include("packages.urls")),
     # Ours first, under Django's name and path: it also stores a signed-in user's choice.
