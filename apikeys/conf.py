@@ -19,6 +19,8 @@ from django.views.decorators.debug import sensitive_variables
 DEFAULT_PREFIX = "ngk_"
 DEFAULT_MAX_EXPIRATION_DAYS = 365
 DEFAULT_MAX_GLOBS = 10
+# The Expires In choices, in days; nuget.org's strict mode offers 1, 8 and 30.
+DEFAULT_EXPIRATION_CHOICES = (1, 90, 180, 270, 365)
 
 # Lower-case so a key reads the same in every font; the trailing "_" lets secret
 # scanners and people see where the prefix ends.
@@ -83,3 +85,30 @@ def max_expiration_days() -> int:
 
 def max_globs() -> int:
     return _positive_int("APIKEYS_MAX_GLOBS", DEFAULT_MAX_GLOBS)
+
+
+def expiration_choices() -> list[int]:
+    """The Expires In choices, in days, ascending: ``APIKEYS_EXPIRATION_CHOICES``
+    (comma-separated or a list), without those over ``APIKEYS_MAX_EXPIRATION_DAYS``
+    (which is offered instead when every choice is over it)."""
+    raw = getattr(settings, "APIKEYS_EXPIRATION_CHOICES", None)
+    if raw is None:
+        raw = DEFAULT_EXPIRATION_CHOICES
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    try:
+        days = sorted({int(str(item).strip()) for item in items if str(item).strip()})
+    except ValueError:
+        days = []
+    if not days or days[0] < 1:
+        raise ImproperlyConfigured(
+            "APIKEYS_EXPIRATION_CHOICES must be comma-separated whole numbers of days, "
+            "each at least 1 (for example '1,90,180,270,365')."
+        )
+    limit = max_expiration_days()
+    return [d for d in days if d <= limit] or [limit]
+
+
+def longest_expiration() -> int:
+    """The largest choice: preselected, the command's default, and the cap on a
+    regenerated key's new lifetime."""
+    return expiration_choices()[-1]

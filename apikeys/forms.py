@@ -10,8 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from apikeys import conf
 from apikeys.scopes import Action, parse_globs
 
-EXPIRATION_CHOICES_DAYS = (1, 90, 180, 270, 365)
-
 
 class PackageSelectionForm(forms.Form):
     """Which packages a key covers: glob patterns and/or picked package IDs."""
@@ -97,10 +95,7 @@ class ApiKeyCreateForm(PackageSelectionForm):
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
-        limit = conf.max_expiration_days()
-        days = [d for d in EXPIRATION_CHOICES_DAYS if d <= limit] or [limit]
-        if limit not in days and limit < EXPIRATION_CHOICES_DAYS[-1]:
-            days.append(limit)
+        days = conf.expiration_choices()
         labels = {1: _("1 day")}
         self.fields["expires_in"].choices = [
             (d, labels.get(d) or _("%(days)d days") % {"days": d}) for d in days

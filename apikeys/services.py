@@ -135,6 +135,9 @@ def api_key_regenerate(*, api_key: ApiKey, actor, request=None) -> tuple[ApiKey,
     old_hint = api_key.hint
     now = timezone.now()
     plaintext = _set_new_secret(api_key)
+    # The operator may have shortened the choices since: a regenerated key lasts
+    # at most the longest one offered now.
+    api_key.expiration_days = min(api_key.expiration_days, conf.longest_expiration())
     api_key.expires_at = now + api_key.duration
     api_key.revoked_at = None
     api_key.revoked_by = None

@@ -9,13 +9,13 @@ owns it) and records each refusal with its reason. The registry's services below
 
 from apikeys.authentication import Failure, check
 from apikeys.scopes import Action
+from audit import metrics
 from audit.events import client_ip, record
 from audit.models import EventKind
 from feed import ratelimit, uploads
 from packages import conf as packages_conf
 from packages import nupkg
 from packages import services as registry
-from portal import metrics
 
 # Room for the multipart framing around the package in a declared Content-Length.
 _FRAMING = 64 * 1024

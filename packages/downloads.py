@@ -19,9 +19,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Max
 
+from audit import metrics
 from packages.models import Package, PackageDownload, PackageVersion
 from packages.search import search_downloads_add
-from portal import metrics
 
 AGGREGATE_INTERVAL = 60  # seconds
 _AGGREGATE_KEY = "packages:downloads:aggregated"

@@ -230,6 +230,9 @@ APIKEYS_PEPPER_FALLBACKS = (
 )
 if env_str("APIKEYS_MAX_EXPIRATION_DAYS"):
     APIKEYS_MAX_EXPIRATION_DAYS = env_int("APIKEYS_MAX_EXPIRATION_DAYS", 0)
+# The Expires In choices, e.g. "1,8,30"; checked in apikeys/conf.py.
+if env_str("APIKEYS_EXPIRATION_CHOICES"):
+    APIKEYS_EXPIRATION_CHOICES = env_str("APIKEYS_EXPIRATION_CHOICES")
 
 # GitHub's secret scanning public keys (README: "GitHub secret scanning").
 # Unset: the endpoint answers 503.

@@ -29,8 +29,6 @@ SCOPES = {
 }
 SCOPE_NAMES = {action: name for name, action in SCOPES.items()}
 
-# The API Keys page offers a year by default; so does this command.
-DEFAULT_EXPIRATION_DAYS = 365
 # The duration column's range. The model refuses anything over the configured
 # maximum, but far larger numbers would overflow the expiry arithmetic first.
 _MAX_DAYS_ACCEPTED = 32767
@@ -128,7 +126,10 @@ class Command(BaseCommand):
             "--expires-in",
             type=_days,
             metavar="DAYS",
-            help=gettext("Days until the key expires (default: 365, or the maximum if lower)."),
+            help=gettext(
+                "Days until the key expires, at most the largest of "
+                "APIKEYS_EXPIRATION_CHOICES (the default)."
+            ),
         )
 
         listing = subcommands.add_parser("list", help=gettext("List API keys, never their values."))
@@ -150,7 +151,13 @@ class Command(BaseCommand):
     def create_key(self, *, user, name, scopes, globs, packages, expires_in, **options):
         owner = self._user(user)
         if expires_in is None:
-            expires_in = min(DEFAULT_EXPIRATION_DAYS, conf.max_expiration_days())
+            expires_in = conf.longest_expiration()
+        elif expires_in > conf.longest_expiration():
+            # Any lifetime up to the longest choice: scripts may want a shorter one.
+            raise CommandError(
+                gettext("--expires-in: keys can last at most %(max)d days.")
+                % {"max": conf.longest_expiration()}
+            )
         try:
             api_key, plaintext = api_key_create(
                 owner=owner,
