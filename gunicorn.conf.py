@@ -48,3 +48,12 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """Write the download counts the worker still holds in memory (packages/downloads.py)."""
+    import sys
+
+    downloads = sys.modules.get("packages.downloads")  # loaded with the portal
+    if downloads is not None:
+        downloads.flush()

@@ -1,69 +1,114 @@
-"""Download counts: written without contention, folded into the counters in batches.
+"""Download counts: kept in memory per process, written in one transaction a while.
 
-A download inserts one ``PackageDownload`` row. Inserts never wait for each
-other, where ``UPDATE ... SET download_count = download_count + 1`` on the same
-row would queue every concurrent download of a popular package behind one lock.
-``aggregate()`` moves the rows into ``PackageVersion.download_count`` and
-``Package.download_count`` and deletes them. It runs at most once a minute per
-cache (so once a minute across servers that share Redis), from the request
-that records a download; ``manage.py aggregate_downloads`` runs it on demand,
-for example from a timer so that counts catch up after traffic stops.
+A download adds one to a count in this process's memory: no query, no lock
+in the database, so a download costs what serving the file costs. Every
+``FLUSH_INTERVAL`` seconds a background thread (a greenlet under gunicorn's
+gevent workers) writes what has gathered to ``PackageVersion.download_count``,
+``Package.download_count`` and the search ranking, in ONE transaction, whatever
+the number of downloads; gunicorn's ``worker_exit`` hook (gunicorn.conf.py)
+writes the rest when a worker stops.
 
-Counts therefore lag by up to a minute (longer only while no downloads
-arrive and no timer runs) and lose nothing on a crash: a row is committed
-before the download is answered, and a row is deleted in the same transaction
-that adds it to the counters.
+Counts therefore lag by up to ``FLUSH_INTERVAL`` seconds. A graceful stop of
+gunicorn loses nothing; a process that crashes (killed, out of memory, power
+cut), or a server without the hook (``runserver``), loses at most its last
+``FLUSH_INTERVAL`` seconds of downloads. A write that fails (database down)
+keeps the counts in memory for the next one.
 """
 
-from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Count, F, Max
+import logging
+import os
+import threading
+import time
+from collections import Counter
+
+from django.db import connection, transaction
+from django.db.models import F
 
 from audit import metrics
-from packages.models import Package, PackageDownload, PackageVersion
+from packages.models import Package, PackageVersion
 from packages.search import search_downloads_add
 
-AGGREGATE_INTERVAL = 60  # seconds
-_AGGREGATE_KEY = "packages:downloads:aggregated"
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 30  # seconds
+
+# (version pk, package pk) -> downloads not yet written. The lock guards the
+# Counter against real threads (runserver, tests); under gevent it costs nothing.
+_pending: Counter = Counter()
+_pending_lock = threading.Lock()
+# One write at a time, so that a worker's last flush waits for one under way.
+_flush_lock = threading.Lock()
+_flusher_started = False
 
 
 def record(version: PackageVersion) -> None:
-    """Count one download of ``version``."""
-    PackageDownload.objects.create(version_id=version.pk)
+    """Count one download of ``version`` (needs its ``pk`` and ``package_id``)."""
+    with _pending_lock:
+        _pending[version.pk, version.package_id] += 1
     metrics.download_counted()
-    # cache.add is atomic: of the processes sharing the cache, one per interval wins.
-    if cache.add(_AGGREGATE_KEY, True, timeout=AGGREGATE_INTERVAL):
-        aggregate()
+    if not _flusher_started:
+        _start_flusher()
 
 
-def aggregate() -> int:
-    """Fold the recorded downloads into the counters; returns how many were folded.
+def flush() -> int:
+    """Write the downloads counted in this process; returns how many were written."""
+    global _pending
+    with _flush_lock:
+        with _pending_lock:
+            taken, _pending = _pending, Counter()
+        if not taken:
+            return 0
+        try:
+            _write(taken)
+        except BaseException:
+            # Kept for the next flush: a failed write loses nothing.
+            with _pending_lock:
+                _pending.update(taken)
+            raise
+        return sum(taken.values())
 
-    Safe to run in several processes at once: the DELETE claims the rows, and
-    only what a process deleted is added, in the same transaction.
-    """
-    last = PackageDownload.objects.aggregate(last=Max("pk"))["last"]
-    if last is None:
-        return 0
-    pending = (
-        PackageDownload.objects.filter(pk__lte=last)
-        .values_list("version_id", "version__package_id")
-        .annotate(count=Count("pk"))
-        .order_by()
-    )
-    folded = 0
-    for version_id, package_id, _count in pending:
-        with transaction.atomic():
-            rows = PackageDownload.objects.filter(version_id=version_id, pk__lte=last)
-            claimed, _ = rows.delete()
-            if not claimed:
-                continue
-            PackageVersion.objects.filter(pk=version_id).update(
-                download_count=F("download_count") + claimed
+
+def _write(taken: Counter) -> None:
+    by_package: Counter = Counter()
+    with transaction.atomic():
+        for (version_pk, package_pk), count in sorted(taken.items()):
+            PackageVersion.objects.filter(pk=version_pk).update(
+                download_count=F("download_count") + count
             )
-            Package.objects.filter(pk=package_id).update(
-                download_count=F("download_count") + claimed
-            )
-            search_downloads_add(package_pk=package_id, count=claimed)
-        folded += claimed
-    return folded
+            by_package[package_pk] += count
+        for package_pk, count in sorted(by_package.items()):
+            Package.objects.filter(pk=package_pk).update(download_count=F("download_count") + count)
+            search_downloads_add(package_pk=package_pk, count=count)
+
+
+def _start_flusher() -> None:
+    global _flusher_started
+    with _pending_lock:
+        if _flusher_started:
+            return
+        _flusher_started = True
+    threading.Thread(target=_flush_every_interval, name="download-counts", daemon=True).start()
+
+
+def _flush_every_interval() -> None:
+    while True:
+        time.sleep(FLUSH_INTERVAL)
+        try:
+            flush()
+        except Exception:
+            logger.exception("Download counts could not be written; they are kept for the next try")
+        finally:
+            # No request cycle closes this thread's connection (CONN_MAX_AGE 0).
+            connection.close()
+
+
+def _forget_in_child() -> None:
+    """A forked child counts its own downloads: its parent writes the ones it has,
+    and the parent's flusher thread does not exist in the child."""
+    global _pending, _pending_lock, _flush_lock, _flusher_started
+    _pending, _flusher_started = Counter(), False
+    # A lock held by another thread at the fork would stay held in the child.
+    _pending_lock, _flush_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -118,29 +118,6 @@ class PackageVersion(models.Model):
         return f"{self.package.name} {self.normalized_version}"
 
 
-class PackageDownload(models.Model):
-    """One download, written once and never updated.
-
-    Inserts do not contend with each other, where incrementing a counter row on
-    every download would serialize them; packages.downloads folds these rows into
-    the counters and deletes them.
-    """
-
-    version = models.ForeignKey(
-        PackageVersion,
-        verbose_name=_("package version"),
-        on_delete=models.CASCADE,
-        related_name="+",
-    )
-
-    class Meta:
-        verbose_name = _("package download")
-        verbose_name_plural = _("package downloads")
-
-    def __str__(self):
-        return f"{self.version_id}"
-
-
 class SearchEntry(models.Model):
     """What search reads about one package with a listed version, in one row.
 
