@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 
 from gunicorn import glogging
 
+from audit.logfields import ENVIRON_KEY
 from portal.env import env_bool, env_str
 
-# The WSGI environ key under which a request's fields wait for the access log.
-ENVIRON_KEY = "portal.log"
 # The fields a line may carry beside time, level, logger and message, in order.
 FIELDS = (
     "request_id",
@@ -61,19 +60,6 @@ def request_end(**kwargs) -> None:
     signal reads Django's settings, which gunicorn's master, loading this module
     for its logger class, does not have)."""
     _request_fields.set(None)
-
-
-def fields_of(request) -> dict:
-    return request.META.setdefault(ENVIRON_KEY, {})
-
-
-def note_key(request, *, owner_id=None, hint: str = "") -> None:
-    """The key a request presented, by its owner and hint only."""
-    fields = fields_of(request)
-    if hint:
-        fields["key_hint"] = hint
-    if owner_id is not None:
-        fields.setdefault("user_id", owner_id)
 
 
 # --- Formatting -----------------------------------------------------------------

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.signals import request_finished
 from django.db import DatabaseError
 
+from audit import logfields, metrics
 from portal import logging as portal_logging
-from portal import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # What a proxy's request ID may look like: a UUID, a hex or base64 token, a
@@ -62,7 +62,7 @@ class RequestContextMiddleware:
         with metrics.InProgress() as timing:
             response = self.get_response(request)
         route = route_of(request)
-        fields = portal_logging.fields_of(request)
+        fields = logfields.fields_of(request)
         fields["route"] = route
         fields["status"] = response.status_code
         if route in _SECRET_PATHS:
