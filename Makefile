@@ -88,6 +88,8 @@ bench: $(VENV)/.installed-test
 		$(BIN)/python -m benchmarks.bench_gallery --json var/bench/gallery-sqlite.json
 	VAR_DIR=var/bench DATABASE_URL=$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/portal} \
 		$(BIN)/python -m benchmarks.bench_gallery --json var/bench/gallery-postgresql.json
+	VAR_DIR=var/bench DATABASE_URL=$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/portal} \
+		$(BIN)/python -m benchmarks.bench_s3 --json var/bench/s3-postgresql.json
 	$(BIN)/python -m benchmarks.common --command "make bench" var/bench benchmarks/RESULTS.md
 
 # The audit admin at a million events (list pages, searches, CSV export throughput and
