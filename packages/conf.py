@@ -62,3 +62,19 @@ def download_redirect() -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ImproperlyConfigured("PACKAGES_DOWNLOAD_REDIRECT must be 0 or a number of seconds.")
     return value
+
+
+# Downloads are counted in each process's memory and written this often.
+DEFAULT_DOWNLOAD_FLUSH_SECONDS = 30
+
+
+def download_flush_seconds() -> int:
+    """Seconds between writes of the download counts a process has gathered; 0 starts
+    no background writer (the counts are then written only by ``downloads.flush()``
+    and gunicorn's worker_exit hook)."""
+    value = getattr(settings, "PACKAGES_DOWNLOAD_FLUSH_SECONDS", DEFAULT_DOWNLOAD_FLUSH_SECONDS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured(
+            "PACKAGES_DOWNLOAD_FLUSH_SECONDS must be 0 or a number of seconds."
+        )
+    return value

@@ -2,16 +2,16 @@
 
 A download adds one to a count in this process's memory: no query, no lock
 in the database, so a download costs what serving the file costs. Every
-``FLUSH_INTERVAL`` seconds a background thread (a greenlet under gunicorn's
+``PACKAGES_DOWNLOAD_FLUSH_SECONDS`` (30) seconds a background thread (a greenlet under gunicorn's
 gevent workers) writes what has gathered to ``PackageVersion.download_count``,
 ``Package.download_count`` and the search ranking, in ONE transaction, whatever
 the number of downloads; gunicorn's ``worker_exit`` hook (gunicorn.conf.py)
 writes the rest when a worker stops.
 
-Counts therefore lag by up to ``FLUSH_INTERVAL`` seconds. A graceful stop of
+Counts therefore lag by up to that interval. A graceful stop of
 gunicorn loses nothing; a process that crashes (killed, out of memory, power
 cut), or a server without the hook (``runserver``), loses at most its last
-``FLUSH_INTERVAL`` seconds of downloads. A write that fails (database down)
+interval of downloads. A write that fails (database down)
 keeps the counts in memory for the next one.
 """
 
@@ -25,12 +25,11 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from audit import metrics
+from packages import conf
 from packages.models import Package, PackageVersion
 from packages.search import search_downloads_add
 
 logger = logging.getLogger(__name__)
-
-FLUSH_INTERVAL = 30  # seconds
 
 # (version pk, package pk) -> downloads not yet written. The lock guards the
 # Counter against real threads (runserver, tests); under gevent it costs nothing.
@@ -46,7 +45,7 @@ def record(version: PackageVersion) -> None:
     with _pending_lock:
         _pending[version.pk, version.package_id] += 1
     metrics.download_counted()
-    if not _flusher_started:
+    if not _flusher_started and conf.download_flush_seconds():
         _start_flusher()
 
 
@@ -66,6 +65,14 @@ def flush() -> int:
                 _pending.update(taken)
             raise
         return sum(taken.values())
+
+
+def discard() -> None:
+    """Forget the counts not written yet: for a process whose database work was
+    rolled back (the test suite, between tests)."""
+    global _pending
+    with _pending_lock:
+        _pending = Counter()
 
 
 def _write(taken: Counter) -> None:
@@ -92,7 +99,7 @@ def _start_flusher() -> None:
 
 def _flush_every_interval() -> None:
     while True:
-        time.sleep(FLUSH_INTERVAL)
+        time.sleep(conf.download_flush_seconds() or 1)
         try:
             flush()
         except Exception:

@@ -9,6 +9,7 @@ from django.core.cache import cache
 
 from apikeys.scopes import Action
 from apikeys.services import api_key_create
+from packages import downloads
 from packages.models import Package
 
 PASSWORD = "correct horse battery staple"
@@ -22,6 +23,14 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_download_counts_carried_over():
+    # Counts a test gathered in memory belong to its rolled-back rows.
+    downloads.discard()
+    yield
+    downloads.discard()
 
 
 @pytest.fixture

@@ -17,3 +17,7 @@ WHITENOISE_USE_FINDERS = True
 # concurrency tests need real file locking (WAL, IMMEDIATE, busy timeout).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+
+# Download counts are written by downloads.flush() in the tests that look at them,
+# never by a background thread in the middle of another test.
+PACKAGES_DOWNLOAD_FLUSH_SECONDS = 0

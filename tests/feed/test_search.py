@@ -314,7 +314,6 @@ class TestDownloadsReachTheRanking:
     def test_folded_downloads_reorder_an_empty_query(self, client, publish):
         from packages import downloads
 
-        downloads.flush()  # earlier tests' downloads, still in this process's memory
         publish("Alpha.Lib")
         publish("Beta.Lib")
         search = resource(client, "SearchQueryService")
