@@ -9,8 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apikeys import conf
-from apikeys.scopes import Action, Grant, validate_glob
-from packages import ids
+from apikeys.scopes import Action, Grant, grant_errors
 
 # A key this close to its expiry is "expiring soon": the push warning, the expiry
 # notice email and the admin's filter all use it.
@@ -117,33 +116,7 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.hint})"
 
     def clean(self):
-        errors = {}
-        actions = set(self.actions or ())
-        if not actions:
-            errors["actions"] = _("At least one scope must be selected.")
-        elif not actions <= set(Action.values):
-            errors["actions"] = _("Choose scopes from the list.")
-        elif {Action.PUSH, Action.PUSH_VERSION} <= actions:
-            errors["actions"] = _(
-                "Choose either pushing new packages and versions, or only new versions."
-            )
-        glob_errors = []
-        for glob in self.globs or ():
-            try:
-                validate_glob(glob)
-            except ValidationError as error:
-                glob_errors.extend(error.messages)
-        if len(self.globs or ()) > conf.max_globs():
-            glob_errors.append(
-                _("Enter at most %(max)d glob patterns.") % {"max": conf.max_globs()}
-            )
-        if glob_errors:
-            errors["globs"] = glob_errors
-        bad_ids = [p for p in self.package_ids or () if not ids.is_valid(p)]
-        if bad_ids:
-            errors["package_ids"] = _("Not package IDs: %(ids)s") % {"ids": ", ".join(bad_ids)}
-        elif not self.globs and not self.package_ids:
-            errors["package_ids"] = _("Enter a glob pattern or select at least one package.")
+        errors = grant_errors(self.actions, self.package_ids, self.globs)
         if self.expiration_days and self.expiration_days > conf.max_expiration_days():
             errors["expiration_days"] = _("Keys can last at most %(max)d days.") % {
                 "max": conf.max_expiration_days()

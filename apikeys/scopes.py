@@ -15,6 +15,9 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from apikeys import conf
+from packages import ids
+
 
 class Action(models.TextChoices):
     PUSH = "package:push", _("Push new packages and package versions")
@@ -96,7 +99,7 @@ def parse_globs(text: str) -> list[str]:
     """The globs in ``text``, one per line, without case-insensitive repeats; raise
     ValidationError listing every invalid one.
 
-    How many globs a key may hold is checked in one place, ``ApiKey.clean``, which
+    How many globs a key may hold is checked in one place, ``grant_errors``, which
     every service runs: the forms show its message next to the field.
     """
     globs: list[str] = []
@@ -113,6 +116,43 @@ def parse_globs(text: str) -> list[str]:
     if errors:
         raise ValidationError(errors)
     return globs
+
+
+# --- Validation --------------------------------------------------------------
+
+
+def grant_errors(actions, package_ids, globs) -> dict[str, list[str] | str]:
+    """What is wrong with a grant (actions, picked IDs, globs), keyed by field; empty
+    when nothing is. The one check behind ``ApiKey.clean`` and ``Policy.clean``, the
+    glob limit included."""
+    errors: dict[str, list[str] | str] = {}
+    chosen = set(actions or ())
+    if not chosen:
+        errors["actions"] = gettext("At least one scope must be selected.")
+    elif not chosen <= set(Action.values):
+        errors["actions"] = gettext("Choose scopes from the list.")
+    elif {Action.PUSH, Action.PUSH_VERSION} <= chosen:
+        errors["actions"] = gettext(
+            "Choose either pushing new packages and versions, or only new versions."
+        )
+    glob_errors = []
+    for glob in globs or ():
+        try:
+            validate_glob(glob)
+        except ValidationError as error:
+            glob_errors.extend(error.messages)
+    if len(globs or ()) > conf.max_globs():
+        glob_errors.append(
+            gettext("Enter at most %(max)d glob patterns.") % {"max": conf.max_globs()}
+        )
+    if glob_errors:
+        errors["globs"] = glob_errors
+    bad_ids = [p for p in package_ids or () if not ids.is_valid(p)]
+    if bad_ids:
+        errors["package_ids"] = gettext("Not package IDs: %(ids)s") % {"ids": ", ".join(bad_ids)}
+    elif not globs and not package_ids:
+        errors["package_ids"] = gettext("Enter a glob pattern or select at least one package.")
+    return errors
 
 
 # --- Decisions ---------------------------------------------------------------

@@ -8,9 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apikeys import conf as apikeys_conf
-from apikeys.scopes import Action, validate_glob
-from packages import ids
+from apikeys.scopes import Action, grant_errors
 from trustedpublishing import conf
 
 
@@ -86,33 +84,7 @@ class Policy(models.Model):
         return self.workflow if self.provider == Provider.GITHUB else self.ref
 
     def clean(self):
-        errors = {}
-        actions = set(self.actions or ())
-        if not actions:
-            errors["actions"] = _("At least one scope must be selected.")
-        elif not actions <= set(Action.values):
-            errors["actions"] = _("Choose scopes from the list.")
-        elif {Action.PUSH, Action.PUSH_VERSION} <= actions:
-            errors["actions"] = _(
-                "Choose either pushing new packages and versions, or only new versions."
-            )
-        glob_errors = []
-        for glob in self.globs or ():
-            try:
-                validate_glob(glob)
-            except ValidationError as error:
-                glob_errors.extend(error.messages)
-        if len(self.globs or ()) > apikeys_conf.max_globs():
-            glob_errors.append(
-                _("Enter at most %(max)d glob patterns.") % {"max": apikeys_conf.max_globs()}
-            )
-        if glob_errors:
-            errors["globs"] = glob_errors
-        bad_ids = [p for p in self.package_ids or () if not ids.is_valid(p)]
-        if bad_ids:
-            errors["package_ids"] = _("Not package IDs: %(ids)s") % {"ids": ", ".join(bad_ids)}
-        elif not self.globs and not self.package_ids:
-            errors["package_ids"] = _("Enter a glob pattern or select at least one package.")
+        errors = grant_errors(self.actions, self.package_ids, self.globs)
         if self.provider == Provider.GITHUB:
             if not self.workflow:
                 errors["workflow"] = _("Enter the workflow file name, such as release.yml.")

@@ -176,7 +176,7 @@ def test_parse_globs_of_nothing_is_empty(text):
 
 
 def test_parse_globs_leaves_the_count_to_the_model(settings):
-    # The glob limit is checked in one place, ApiKey.clean, which every service
+    # The glob limit is checked in one place, grant_errors (ApiKey.clean), which every service
     # runs; the pages show its message next to the field.
     eleven = [f"Pkg{n}.*" for n in range(11)]
     assert scopes.parse_globs("\n".join(eleven)) == eleven

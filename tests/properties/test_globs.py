@@ -199,7 +199,7 @@ def test_parse_globs_accepts_exactly_when_every_line_is_valid(text):
         if line.strip():
             first_spellings.setdefault(line.strip().lower(), line.strip())
     unique = list(first_spellings.values())
-    # However many: the count is ApiKey.clean's to check.
+    # However many: the count is grant_errors's to check.
     expected_ok = all(re.fullmatch(r"[A-Za-z0-9_.*-]{1,256}", glob) for glob in unique)
     if expected_ok:
         assert scopes.parse_globs(text) == unique

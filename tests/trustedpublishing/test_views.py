@@ -72,6 +72,7 @@ def test_create_a_gitlab_policy(signed_in_client):
         ({"github_workflow": ".github/workflows/release.yml"}, "without a folder"),
         ({"push": ""}, "At least one scope"),
         ({"globs": ""}, "Enter a glob pattern or select"),
+        ({"globs": "\n".join(f"G{i}.*" for i in range(11))}, "Enter at most 10 glob patterns."),
     ],
 )
 def test_invalid_forms_are_400_with_the_message(signed_in_client, change, message):
