@@ -1,5 +1,5 @@
-// The API Keys page, enhanced: copy the new key, wipe it after 10 idle minutes,
-// preview which packages a glob covers, and send each form only once.
+// The API Keys page, enhanced: wipe the new key after 10 idle minutes, preview which
+// packages a glob covers, and send each form only once (portal/copy.js copies the key).
 // Every feature here is optional: the page works without this script.
 (function () {
   "use strict";
@@ -11,10 +11,10 @@
     return template ? template.innerHTML.trim() : "";
   }
 
-  // --- The new key: copy, and wipe it ---------------------------------------------
+  // --- The new key: wipe it ---------------------------------------------------------
   function enhanceNewKey(section) {
     var input = section.querySelector("[data-key-value]");
-    var button = section.querySelector("[data-copy-key]");
+    var button = section.querySelector("[data-copy-button]");
     var status = section.querySelector("[data-copy-status]");
     if (!input) {
       return;
@@ -42,44 +42,6 @@
       window.clearTimeout(timer);
       activity.forEach(function (name) {
         document.removeEventListener(name, restartTimer, true);
-      });
-    }
-
-    input.addEventListener("focus", function () {
-      input.select();
-    });
-    input.addEventListener("click", function () {
-      input.select();
-    });
-
-    if (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () {
-        var copied = function () {
-          say(text(section, "[data-copied-text]"));
-        };
-        var fallback = function () {
-          // Without the clipboard API (plain HTTP, older browsers): select the
-          // value and ask the browser to copy the selection.
-          input.focus();
-          input.select();
-          var ok = false;
-          try {
-            ok = document.execCommand("copy");
-          } catch (error) {
-            ok = false;
-          }
-          if (ok) {
-            copied();
-          } else {
-            say(text(section, "[data-copy-failed-text]"));
-          }
-        };
-        if (navigator.clipboard && window.isSecureContext) {
-          navigator.clipboard.writeText(input.value).then(copied, fallback);
-        } else {
-          fallback();
-        }
       });
     }
 

@@ -279,7 +279,7 @@ class TestPackagePage:
             assert f'value="{command}" readonly' in html, command
         # The Copy buttons appear with the script; without it the text stays selectable.
         assert html.count("data-copy-button hidden") == 6
-        assert "/static/packages/gallery.js" in html
+        assert "/static/portal/copy.js" in html
         assert "<script>" not in html
 
     def test_readme_rendered_and_sanitized(self, client, publish):

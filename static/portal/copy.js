@@ -1,13 +1,25 @@
-// The package page, enhanced: a Copy button beside each install command. It copies
-// as the API Keys page copies a new key's value: the clipboard API where the page is
-// a secure context, else select the text and ask the browser to copy the selection.
-// Without this script the buttons stay hidden and the commands are selectable text.
+// Copy buttons, on every page that has them: the API Keys page's new key value and
+// the package page's install commands. Markup, by data attributes:
+//   [data-copy-field]      wraps one copyable value
+//     [data-copy-source]   the read-only input holding it
+//     [data-copy-button]   its Copy button, hidden until this script shows it
+//     [data-copy-status]   where "copied" or "copy it yourself" is said (optional)
+//   <template data-copied-text> and <template data-copy-failed-text>: the messages,
+//   inside the field or any element around it (the nearest wins).
+// It copies with the clipboard API where the page is a secure context, else selects
+// the text and asks the browser to copy the selection. Without this script the
+// buttons stay hidden and the values are selectable text.
 (function () {
   "use strict";
 
-  function text(selector) {
-    var template = document.querySelector(selector);
-    return template ? template.innerHTML.trim() : "";
+  function message(field, selector) {
+    for (var node = field; node; node = node.parentElement) {
+      var template = node.querySelector(selector);
+      if (template) {
+        return template.innerHTML.trim();
+      }
+    }
+    return "";
   }
 
   function enhance(field) {
@@ -17,9 +29,9 @@
     if (!input || !button) {
       return;
     }
-    function say(message) {
+    function say(selector) {
       if (status) {
-        status.textContent = message;
+        status.textContent = message(field, selector);
       }
     }
     input.addEventListener("focus", function () {
@@ -31,9 +43,10 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       var copied = function () {
-        say(text("[data-copied-text]"));
+        say("[data-copied-text]");
       };
       var fallback = function () {
+        // Without the clipboard API (plain HTTP, older browsers).
         input.focus();
         input.select();
         var ok = false;
@@ -45,7 +58,7 @@
         if (ok) {
           copied();
         } else {
-          say(text("[data-copy-failed-text]"));
+          say("[data-copy-failed-text]");
         }
       };
       if (navigator.clipboard && window.isSecureContext) {
