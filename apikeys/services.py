@@ -28,8 +28,9 @@ def _scope_details(api_key: ApiKey) -> dict:
     }
 
 
-def _check_packages_owned(owner, package_ids: list[str]) -> list[str]:
-    """The picked IDs in their display casing; every one must be the owner's."""
+def packages_owned_check(owner, package_ids: list[str]) -> list[str]:
+    """The picked IDs in their display casing; every one must be the owner's, else
+    ValidationError on ``package_ids`` names the others. Policies pick packages too."""
     owned = {name.lower(): name for name in package_names_owned_by(owner)}
     unknown = [p for p in package_ids if p.lower() not in owned]
     if unknown:
@@ -81,7 +82,7 @@ def api_key_create(
         owner=owner,
         name=name.strip(),
         actions=sorted(set(actions)),
-        package_ids=_check_packages_owned(owner, package_ids),
+        package_ids=packages_owned_check(owner, package_ids),
         globs=list(globs),
         created_at=now,
         expiration_days=expiration_days,
@@ -106,7 +107,7 @@ def api_key_create(
 def api_key_edit(*, api_key: ApiKey, package_ids: list[str], globs: list[str], actor, request=None):
     """Change which packages a key covers; nothing else about it changes."""
     before = {"packages": list(api_key.package_ids), "globs": list(api_key.globs)}
-    api_key.package_ids = _check_packages_owned(api_key.owner, package_ids)
+    api_key.package_ids = packages_owned_check(api_key.owner, package_ids)
     api_key.globs = list(globs)
     api_key.full_clean()
     api_key.save(update_fields=["package_ids", "globs"])

@@ -19,10 +19,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from apikeys import keys
 from apikeys.models import ApiKey, RevocationSource
+from apikeys.services import packages_owned_check
 from audit.events import record
 from audit.models import EventKind
 from audit.ratelimit import Limiter
-from packages.selectors import package_names_owned_by
 from trustedpublishing import conf, oidc, rules
 from trustedpublishing.models import Policy, Provider, UsedToken
 
@@ -42,19 +42,6 @@ def _policy_details(policy: Policy) -> dict:
         "globs": list(policy.globs),
         "enabled": policy.enabled,
     }
-
-
-def _check_packages_owned(owner, package_ids: list[str]) -> list[str]:
-    owned = {name.lower(): name for name in package_names_owned_by(owner)}
-    unknown = [p for p in package_ids if p.lower() not in owned]
-    if unknown:
-        raise ValidationError(
-            {
-                "package_ids": _("You do not own these packages: %(ids)s")
-                % {"ids": ", ".join(unknown)}
-            }
-        )
-    return sorted({owned[p.lower()] for p in package_ids}, key=str.lower)
 
 
 def _revoke_live_keys(policy: Policy, actor, now) -> list[int]:
@@ -77,7 +64,7 @@ def policy_create(*, owner, actor, request=None, **fields) -> Policy:
     now = timezone.now()
     policy = Policy(owner=owner, created_at=now, updated_at=now, armed_at=now)
     _assign(policy, fields)
-    policy.package_ids = _check_packages_owned(owner, policy.package_ids)
+    policy.package_ids = packages_owned_check(owner, policy.package_ids)
     policy.full_clean()
     policy.save()
     record(
@@ -113,7 +100,7 @@ def policy_edit(*, policy: Policy, actor, request=None, **fields) -> Policy:
     now = timezone.now()
     identity = [getattr(policy, f).casefold() for f in _IDENTITY_FIELDS]
     _assign(policy, fields)
-    policy.package_ids = _check_packages_owned(policy.owner, policy.package_ids)
+    policy.package_ids = packages_owned_check(policy.owner, policy.package_ids)
     # Only the fields a user edits: the IDs a concurrent first use records are
     # not overwritten with this copy's, unless the identity itself changed.
     fields_saved = ["name", *_RULE_FIELDS, "actions", "package_ids", "globs", "updated_at"]
