@@ -53,15 +53,22 @@ def _bad_request(reason: str) -> HttpResponse:
     return response
 
 
-@require_http_methods(["GET", "HEAD"])
-def search(request):
+def _query(request) -> tuple[package_search.SearchQuery | None, HttpResponse | None]:
+    """The request's query, or the answer that refuses it (no read access, a bad parameter)."""
     denied = access.read_denied(request)
     if denied is not None:
-        return denied
+        return None, denied
     try:
-        query = package_search.SearchQuery.from_params(request.GET, scope=read_scope(request))
+        return package_search.SearchQuery.from_params(request.GET, scope=read_scope(request)), None
     except package_search.BadParameter as error:
-        return _bad_request(str(error))
+        return None, _bad_request(str(error))
+
+
+@require_http_methods(["GET", "HEAD"])
+def search(request):
+    query, refusal = _query(request)
+    if refusal is not None:
+        return refusal
     results = package_search.search(query)
     return _json(
         request,
@@ -109,13 +116,9 @@ def _package(request, hit, *, semver2: bool) -> dict:
 
 @require_http_methods(["GET", "HEAD"])
 def autocomplete(request):
-    denied = access.read_denied(request)
-    if denied is not None:
-        return denied
-    try:
-        query = package_search.SearchQuery.from_params(request.GET, scope=read_scope(request))
-    except package_search.BadParameter as error:
-        return _bad_request(str(error))
+    query, refusal = _query(request)
+    if refusal is not None:
+        return refusal
     if "id" in request.GET:
         found = package_search.autocomplete_versions(
             request.GET["id"].strip(), prerelease=query.prerelease, semver2=query.semver2,
