@@ -58,6 +58,17 @@ def _ids(policy, owner_id: str, subject_id: str, now) -> Match | Mismatch:
     return Match(owner_id, subject_id, locks_ids=True)
 
 
+def _environment(policy, claims: dict) -> Mismatch | None:
+    """The policy's environment, if it names one, against the token's (both providers)."""
+    if policy.environment and not _same(_text(claims, "environment"), policy.environment):
+        return Mismatch(
+            "environment",
+            f"environment {claims.get('environment')!s} is not {policy.environment}",
+            names_matched=True,
+        )
+    return None
+
+
 def _github(policy, claims: dict, now) -> Match | Mismatch:
     repository = _text(claims, "repository")
     owner = _text(claims, "repository_owner")
@@ -81,13 +92,8 @@ def _github(policy, claims: dict, now) -> Match | Mismatch:
         return Mismatch(
             "workflow", f"workflow {workflow_ref} is not {policy.workflow}", names_matched=True
         )
-    if policy.environment and not _same(_text(claims, "environment"), policy.environment):
-        return Mismatch(
-            "environment",
-            f"environment {claims.get('environment')!s} is not {policy.environment}",
-            names_matched=True,
-        )
-    return ids
+    mismatch = _environment(policy, claims)
+    return ids if mismatch is None else mismatch
 
 
 def _gitlab(policy, claims: dict, now) -> Match | Mismatch:
@@ -108,13 +114,8 @@ def _gitlab(policy, claims: dict, now) -> Match | Mismatch:
         return Mismatch(
             "ref", f"ref {claims.get('ref')!s} is not the branch {policy.ref}", names_matched=True
         )
-    if policy.environment and not _same(_text(claims, "environment"), policy.environment):
-        return Mismatch(
-            "environment",
-            f"environment {claims.get('environment')!s} is not {policy.environment}",
-            names_matched=True,
-        )
-    return ids
+    mismatch = _environment(policy, claims)
+    return ids if mismatch is None else mismatch
 
 
 def match(policy, claims: dict, now) -> Match | Mismatch:
