@@ -23,7 +23,10 @@ def test_add_a_github_policy_from_the_user_menu(page, live_server, owner, artifa
     page.locator("input[name=login]").fill("publisher")
     page.locator("input[name=password]").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
-    page.get_by_role("link", name="Trusted Publishing").first.click()
+    expect(page).to_have_url(live_server.url + "/account/apikeys")
+    # The user menu is collapsed once its script has run: open it, then follow the link.
+    page.locator("[data-menu-button]").click()
+    page.locator("#user-menu-list").get_by_role("link", name="Trusted Publishing").click()
     expect(page).to_have_url(live_server.url + PATH)
     expect(page.get_by_role("heading", level=1)).to_have_text("Trusted Publishing")
 
