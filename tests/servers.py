@@ -1,12 +1,14 @@
 """The portal under gunicorn for tests that talk to it over real HTTP.
 
-Shared by ``tests/clients`` (real NuGet clients) and ``tests/soak``; each keeps
-its own fixtures and its own way of making and reading rows. The server is a
+Shared by every test that starts gunicorn (``tests/clients``, ``tests/serving``,
+``tests/soak``, ``tests/twoservers``, ``tests/portal``, the download counts); each
+keeps its own fixtures and its own server-side commands. The server is a
 separate process with an environment built from scratch, so it never sees the
 test process's settings (``tests.settings``, DJANGO_ALLOW_ASYNC_UNSAFE...).
 """
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -57,17 +59,31 @@ def server_env(var_dir: Path, database_url: str | None, **extra: str) -> dict[st
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> None:
+def run_python(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    """``python *args`` in the repository with the server's ``env``; its output, or
+    the test fails showing it."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
-    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    run_python(env, "manage.py", *args)
+
+
+def server_side(env: dict[str, str], module: str, *args: str) -> dict:
+    """Run ``python -m module *args`` against the server's database; the JSON object it
+    prints last. Rows are made this way, never through pytest-django's database."""
+    output = run_python(env, "-m", module, *args, timeout=120)
+    return json.loads(output.strip().splitlines()[-1])
 
 
 # --- A throwaway PostgreSQL database ------------------------------------------
@@ -108,6 +124,18 @@ def postgres_database(server_url: str, prefix: str):
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@contextlib.contextmanager
+def server_database(prefix: str):
+    """The DATABASE_URL a server gets: None (an SQLite file in its VAR_DIR) unless the
+    tests run on PostgreSQL, then a fresh database ``<prefix>_<hex>`` dropped after."""
+    url = os.environ.get("DATABASE_URL") or ""
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield None
+        return
+    with postgres_database(url, prefix) as database_url:
+        yield database_url
 
 
 # --- gunicorn -------------------------------------------------------------------

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -209,11 +208,7 @@ def nuget287(debian_nuget, client_home):
 def server_database_url():
     """The DATABASE_URL the server gets: None (an SQLite file in its VAR_DIR) or a
     PostgreSQL database made for this module and dropped after it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        yield None
-        return
-    with servers.postgres_database(url, "portal_clients") as database_url:
+    with servers.server_database("portal_clients") as database_url:
         yield database_url
 
 
@@ -232,17 +227,7 @@ class Portal:
 
     def server_side(self, *args: str) -> dict:
         """Run ``tests/clients/server_side.py`` against the server's database."""
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.clients.server_side", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, f"server_side {args} failed:\n{done.stdout}{done.stderr}"
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return servers.server_side(self.env, "tests.clients.server_side", *args)
 
     def state(self) -> dict:
         return self.server_side("state")

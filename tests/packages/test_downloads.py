@@ -17,7 +17,6 @@ from tests import servers
 from tests.feed import conftest as feed_fixtures
 from tests.feed import read_fixtures
 from tests.nupkgs import make_nupkg
-from tests.soak.conftest import POSTGRES_URL
 
 # Publishing as the feed's tests do: through the push endpoint, files in tmp_path.
 _package_files, owner, push = feed_fixtures._package_files, feed_fixtures.owner, feed_fixtures.push
@@ -107,31 +106,14 @@ print(json.dumps({
 
 
 def shell(env: dict[str, str], code: str) -> str:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=servers.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    output = servers.run_python(env, "manage.py", "shell", "-c", code, timeout=120)
+    return output.strip().splitlines()[-1]
 
 
 @pytest.fixture
 def database_url():
     """The leg's database kind: None (an SQLite file) or a fresh PostgreSQL database."""
-    import os
-
-    if not (os.environ.get("DATABASE_URL") or "").startswith("postgres"):
-        yield None
-        return
-    with servers.postgres_database(POSTGRES_URL, "portal_downloads") as url:
+    with servers.server_database("portal_downloads") as url:
         yield url
 
 

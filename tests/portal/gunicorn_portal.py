@@ -10,7 +10,6 @@ test process's pytest-django database.
 import contextlib
 import http.cookiejar
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests import servers
-from tests.servers import ROOT
 
 USERNAME = "observer"
 PASSWORD = "a long passphrase nobody guesses 7"
@@ -43,17 +41,7 @@ class Portal:
         return self.log_path.read_text(errors="replace")
 
     def server_side(self, command: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.portal.gunicorn_portal", command],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, f"{command} failed:\n{done.stdout}{done.stderr}"
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return servers.server_side(self.env, "tests.portal.gunicorn_portal", command)
 
     def opener(self):
         """A client with its own cookies (a browser, for the web pages)."""
@@ -77,11 +65,7 @@ def running_portal(tmp_path: Path, *, workers: int, **extra: str):
     """gunicorn started as a deployment starts it (``gunicorn portal.wsgi``), with
     ``extra`` in its environment; a database of its own (SQLite in its VAR_DIR, or a
     fresh PostgreSQL database when DATABASE_URL names PostgreSQL)."""
-    url = os.environ.get("DATABASE_URL", "")
-    with contextlib.ExitStack() as stack:
-        database_url = None
-        if url.startswith(("postgres://", "postgresql://")):
-            database_url = stack.enter_context(servers.postgres_database(url, "portal_obs"))
+    with servers.server_database("portal_obs") as database_url:
         port = servers.free_port()
         env = servers.server_env(
             tmp_path,

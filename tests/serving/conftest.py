@@ -5,17 +5,12 @@ PostgreSQL). Rows are made with ``tests/serving/server_side.py`` run with the
 server's environment, never through the test process's pytest-django database.
 """
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests import servers
-from tests.servers import ROOT
 
 
 def pytest_configure(config):
@@ -39,26 +34,12 @@ class Portal:
         return self.log_path.read_text(errors="replace")
 
     def server_side(self, command: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.serving.server_side", command],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, f"server_side {command} failed:\n{done.stdout}{done.stderr}"
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return servers.server_side(self.env, "tests.serving.server_side", command)
 
 
 @pytest.fixture(scope="module")
 def server_database_url():
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        yield None
-        return
-    with servers.postgres_database(url, "portal_serving") as database_url:
+    with servers.server_database("portal_serving") as database_url:
         yield database_url
 
 

@@ -134,16 +134,7 @@ def cluster(tmp_path_factory):
 
 
 def _server_side(env: dict[str, str], command: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.twoservers.conftest", command],
-        cwd=servers.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"server side {command} failed:\n{done.stdout}{done.stderr}"
+    servers.run_python(env, "-m", "tests.twoservers.conftest", command, timeout=60)
 
 
 def _setup() -> None:
