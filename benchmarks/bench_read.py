@@ -699,9 +699,11 @@ def minchoc(scratch: Path, read_nupkg: bytes, many_nupkg: bytes, ours_figures: d
         # as greenlets on the thread whose event loop is running, where Django refuses
         # database calls). Under sync workers Django runs each view in an event loop of
         # its own, which is how a WSGI deployment of minchoc works.
+        # And gunicorn's own logger: the portal's (portal.logging) is not importable
+        # from minchoc's project folder.
         command = [
             "-c", str(ROOT / "gunicorn.conf.py"), "--worker-class", MINCHOC_WORKER,
-            "minchoc.wsgi:application",
+            "--logger-class", "gunicorn.glogging.Logger", "minchoc.wsgi:application",
         ]  # fmt: skip
         figures["worker_class"] = MINCHOC_WORKER
         with minchoc_serving(env, log_path, command) as port:
