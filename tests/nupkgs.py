@@ -3,7 +3,8 @@
 ``make_nupkg()`` lays a package out as ``nuget pack`` does: the nuspec at the root,
 the OPC parts (``[Content_Types].xml``, ``_rels/.rels``, the core-properties
 ``.psmdcp``) and one placeholder library file. Every entry gets the same fixed
-timestamp, so the same arguments give the same bytes.
+timestamp, so the same arguments give the same bytes. ``multipart()`` wraps one in
+the request body a push sends.
 
     from tests.nupkgs import make_nupkg, write_nupkg
 
@@ -12,6 +13,7 @@ timestamp, so the same arguments give the same bytes.
 """
 
 import io
+import uuid
 import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -174,3 +176,22 @@ def _core_properties(package_id: str, version: str, authors: str, description: s
         "<lastModifiedBy>tests/nupkgs.py</lastModifiedBy>"
         "</coreProperties>"
     )
+
+
+def multipart(nupkg: bytes, *, unquoted: bool = False) -> tuple[bytes, str]:
+    """A body as NuGet clients send it: one part holding the package."""
+    boundary = uuid.uuid4().hex
+    disposition = (
+        "form-data; name=package; filename=package.nupkg"
+        if unquoted
+        else 'form-data; name="package"; filename="package.nupkg"'
+    )
+    body = (
+        (
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Disposition: {disposition}\r\n\r\n"
+        ).encode()
+        + nupkg
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"

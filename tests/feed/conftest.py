@@ -1,7 +1,8 @@
 import io
-import uuid
 
 import pytest
+
+from tests.nupkgs import multipart
 
 
 @pytest.fixture(autouse=True)
@@ -25,25 +26,6 @@ def package_files(_package_files):
 @pytest.fixture
 def owner(make_user):
     return make_user("alice")
-
-
-def multipart(nupkg: bytes, *, unquoted: bool = False) -> tuple[bytes, str]:
-    """A body as NuGet clients send it: one part holding the package."""
-    boundary = uuid.uuid4().hex
-    disposition = (
-        "form-data; name=package; filename=package.nupkg"
-        if unquoted
-        else 'form-data; name="package"; filename="package.nupkg"'
-    )
-    body = (
-        (
-            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
-            f"Content-Disposition: {disposition}\r\n\r\n"
-        ).encode()
-        + nupkg
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.fixture

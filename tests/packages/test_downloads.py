@@ -3,7 +3,6 @@
 import json
 import re
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,7 +15,7 @@ from packages.models import Package, SearchEntry
 from tests import servers
 from tests.feed import conftest as feed_fixtures
 from tests.feed import read_fixtures
-from tests.nupkgs import make_nupkg
+from tests.nupkgs import make_nupkg, multipart
 
 # Publishing as the feed's tests do: through the push endpoint, files in tmp_path.
 _package_files, owner, push = feed_fixtures._package_files, feed_fixtures.owner, feed_fixtures.push
@@ -118,22 +117,14 @@ def database_url():
 
 
 def push_over_http(base: str, key: str, nupkg: bytes) -> int:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="package"; '
-            'filename="package.nupkg"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        + nupkg
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    body, content_type = multipart(nupkg)
     request = urllib.request.Request(
         f"{base}/api/v2/package/",
         data=body,
         method="PUT",
         headers={
             "X-NuGet-ApiKey": key,
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Type": content_type,
         },
     )
     with urllib.request.urlopen(request, timeout=60) as response:

@@ -12,11 +12,10 @@ import http.client
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 
-from tests.nupkgs import make_nupkg
+from tests.nupkgs import make_nupkg, multipart
 
 pytestmark = pytest.mark.serving
 
@@ -76,20 +75,6 @@ def timed(host: str, port: int, method: str, path: str, **request) -> tuple[int,
     finally:
         connection.close()
     return status, time.monotonic() - started
-
-
-def multipart(nupkg: bytes) -> tuple[bytes, str]:
-    # As nuget.exe sends it: one multipart part holding the package.
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="package"; '
-            'filename="package.nupkg"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        + nupkg
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def test_home_page_and_pushes_answer_while_a_hundred_clients_send_headers_slowly(portal):

@@ -20,13 +20,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests import servers
+from tests.nupkgs import multipart
 from tests.servers import ROOT
 
 POSTGRES_URL = os.environ.get("SOAK_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
@@ -155,19 +155,10 @@ def request(method: str, url: str, *, body=None, headers=None, timeout: float) -
 
 
 def push(base: str, key: str, nupkg: bytes, *, timeout: float, user_agent: str) -> Answer:
-    # As nuget.exe sends it: one multipart part holding the package.
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="package"; '
-            'filename="package.nupkg"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        + nupkg
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    body, content_type = multipart(nupkg)
     headers = {
         "X-NuGet-ApiKey": key,
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Type": content_type,
         "User-Agent": user_agent,
     }
     return request("PUT", f"{base}/api/v2/package/", body=body, headers=headers, timeout=timeout)
