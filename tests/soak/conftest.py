@@ -27,7 +27,6 @@ import pytest
 
 from tests import servers
 from tests.nupkgs import multipart
-from tests.servers import ROOT
 
 POSTGRES_URL = os.environ.get("SOAK_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
 MALFORMED_KEY = "not-a-key"
@@ -101,17 +100,7 @@ def server_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]
 
 def server_side(env: dict[str, str], command: str) -> dict:
     """Run this module's ``command`` against the database ``env`` names."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.soak.conftest", command],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, f"server side {command} failed:\n{done.stdout}{done.stderr}"
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return servers.server_side(env, "tests.soak.conftest", command)
 
 
 @contextlib.contextmanager
