@@ -168,6 +168,20 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Callable[[], st
             time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path, ready_url: str, *options: str):
+    """gunicorn started with ``options``, once it answers 200 at ``ready_url``; stopped
+    with its workers however the block ends. Yields the process and that answer's body."""
+    process = start_gunicorn(env, log_path, *options)
+    try:
+        yield (
+            process,
+            wait_until_serving(ready_url, process, lambda: log_path.read_text(errors="replace")),
+        )
+    finally:
+        stop(process)
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop gunicorn and its workers (the whole group); the log is complete afterwards."""
     if process.poll() is not None:

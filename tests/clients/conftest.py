@@ -268,24 +268,14 @@ def portal(tmp_path_factory, server_database_url):
     servers.manage(env, "collectstatic", "--noinput")
 
     log_path = var_dir / "server.log"
-    process = servers.start_gunicorn(
-        env,
-        log_path,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--access-logformat",
-        ACCESS_LOG_FORMAT,
-    )
     portal = Portal(base=f"http://127.0.0.1:{port}", env=env, log_path=log_path)
-    try:
-        index = json.loads(servers.wait_until_serving(portal.index_url, process, portal.log))
+    options = ("--bind", f"127.0.0.1:{port}", "--workers", "2",
+               "--access-logformat", ACCESS_LOG_FORMAT)  # fmt: skip
+    with servers.serving(env, log_path, portal.index_url, *options) as (_, body):
+        index = json.loads(body)
         publish = [r["@id"] for r in index["resources"] if r["@type"] == "PackagePublish/2.0.0"]
         assert publish == [f"{portal.base}/api/v2/package"], index
         yield portal
-    finally:
-        servers.stop(process)
     # A client may carry on after a 500 (NuGet 2.8.7 ignores a failing GET /).
     if "Traceback" in portal.log():
         pytest.fail("the server logged an error:\n" + portal.log(), pytrace=False)

@@ -35,17 +35,12 @@ def portal(tmp_path_factory, server_database_url):
     servers.manage(env, "migrate", "--noinput")
     servers.manage(env, "collectstatic", "--noinput")
     log_path = var_dir / "server.log"
-    process = servers.start_gunicorn(
-        env, log_path, "--bind", f"127.0.0.1:{port}", "--workers", "2",
-        "--access-logformat", ACCESS_LOG_FORMAT,
-    )  # fmt: skip
+    options = ("--bind", f"127.0.0.1:{port}", "--workers", "2",
+               "--access-logformat", ACCESS_LOG_FORMAT)  # fmt: skip
     portal = Portal(base=f"http://127.0.0.1:{port}", env=env, log_path=log_path)
-    try:
-        # The service index needs a key here; the home page says when gunicorn serves.
-        servers.wait_until_serving(f"{portal.base}/", process, portal.log)
+    # The service index needs a key here; the home page says when gunicorn serves.
+    with servers.serving(env, log_path, f"{portal.base}/", *options):
         yield portal
-    finally:
-        servers.stop(process)
     if "Traceback" in portal.log():
         pytest.fail("the server logged an error:\n" + portal.log(), pytrace=False)
 

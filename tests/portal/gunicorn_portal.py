@@ -79,13 +79,9 @@ def running_portal(tmp_path: Path, *, workers: int, **extra: str):
         servers.manage(env, "migrate", "--noinput")
         servers.manage(env, "collectstatic", "--noinput", "--verbosity", "0")
         log_path = tmp_path / "server.log"
-        process = servers.start_gunicorn(env, log_path)
-        portal = Portal(f"http://127.0.0.1:{port}", env, log_path, process)
-        try:
-            servers.wait_until_serving(f"{portal.base}/health/live", process, portal.log)
-            yield portal
-        finally:
-            servers.stop(process)
+        base = f"http://127.0.0.1:{port}"
+        with servers.serving(env, log_path, f"{base}/health/live") as (process, _):
+            yield Portal(base, env, log_path, process)
 
 
 # --- Server side ------------------------------------------------------------------

@@ -62,12 +62,8 @@ def portal(tmp_path_factory, server_database_url):
     # As `make run` does: the home page's templates need the static files' manifest.
     servers.manage(env, "collectstatic", "--noinput", "--verbosity", "0")
     log_path = var_dir / "server.log"
-    process = servers.start_gunicorn(env, log_path)
     portal = Portal(host=host, port=port, env=env, log_path=log_path)
-    try:
-        servers.wait_until_serving(f"{portal.base}/", process, portal.log)
+    with servers.serving(env, log_path, f"{portal.base}/"):
         yield portal
-    finally:
-        servers.stop(process)
     if "Traceback" in portal.log():
         pytest.fail("the server logged an error:\n" + portal.log(), pytrace=False)
