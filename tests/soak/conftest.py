@@ -15,12 +15,11 @@ import contextlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,7 +70,6 @@ class Portal:
     base: str
     env: dict[str, str]
     log_path: Path
-    process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def packages_dir(self) -> Path:
@@ -85,11 +83,6 @@ class Portal:
 
     def server_side(self, command: str) -> dict:
         return server_side(self.env, command)
-
-    def stop(self) -> None:
-        """Stop gunicorn and its workers; the log is complete afterwards."""
-        if self.process is not None:
-            servers.stop(self.process)
 
 
 def server_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -108,12 +101,9 @@ def serving(env: dict[str, str], log_path: Path):
     """gunicorn as `make run` starts it, on the HOST, PORT and WEB_CONCURRENCY in ``env``;
     stopped (the whole process group) however the block ends."""
     portal = Portal(base=f"http://{env['HOST']}:{env['PORT']}", env=env, log_path=log_path)
-    portal.process = servers.start_gunicorn(env, log_path, "--access-logformat", ACCESS_LOG_FORMAT)
-    try:
-        servers.wait_until_serving(f"{portal.base}/v3/index.json", portal.process, portal.log)
+    options = ("--access-logformat", ACCESS_LOG_FORMAT)
+    with servers.serving(env, log_path, f"{portal.base}/v3/index.json", *options):
         yield portal
-    finally:
-        portal.stop()
 
 
 # --- Talking to it --------------------------------------------------------------

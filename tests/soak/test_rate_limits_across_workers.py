@@ -62,13 +62,10 @@ def portal(tmp_path, database_url):
         "victim@example.com",
     )
     log_path = tmp_path / "server.log"
-    process = servers.start_gunicorn(env, log_path, "--access-logformat", ACCESS_LOG_FORMAT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_until_serving(f"{base}/v3/index.json", process, log_path.read_text)
+    options = ("--access-logformat", ACCESS_LOG_FORMAT)
+    with servers.serving(env, log_path, f"{base}/v3/index.json", *options):
         yield base, log_path
-    finally:
-        servers.stop(process)
 
 
 def send(method: str, url: str, body: bytes, headers: dict) -> tuple[int, str]:
