@@ -167,6 +167,11 @@ class TestPages:
         assert 'href="/users/account/2fa/"' in html
         assert 'href="/account/apikeys"' in html
 
+    def test_account_settings_links_trusted_publishing_beside_the_keys(self, signed_in_client):
+        html = signed_in_client.get("/account").content.decode()
+        keys_panel = html.split('aria-labelledby="keys-title"', 1)[1].split("</section>", 1)[0]
+        assert 'href="/account/trustedpublishing"' in keys_panel
+
     def test_api_keys_page_asks_unconfirmed_users_to_confirm(self, client, make_user):
         client.force_login(make_user("erin", confirmed=False))
         html = client.get("/account/apikeys").content.decode()
