@@ -3,6 +3,8 @@
     python -m tests.clients.server_side setup           # {"keys": {"contoso": ..., "retired": ...}}
     python -m tests.clients.server_side key demo 'Demo.*' # {"key": ...}: push and unlist
     python -m tests.clients.server_side revoke retired  # {"revoked": "retired"}
+    python -m tests.clients.server_side policy contoso widgets release.yml 'Contoso.*'
+                                                        # {"policy": <pk>}: a GitHub policy
     python -m tests.clients.server_side state           # {"versions": [...], "events": [...]}
 
 The test process has its own pytest-django database; the server has the one its
@@ -78,6 +80,33 @@ def revoke(name: str) -> dict:
     return {"revoked": name}
 
 
+def policy(owner: str, repository: str, workflow: str, glob: str) -> dict:
+    """A trusted publishing policy of the publisher (``setup`` first) that lets the
+    GitHub Actions workflow ``owner/repository/.github/workflows/<workflow>`` push
+    ``glob``."""
+    from django.contrib.auth import get_user_model
+
+    from apikeys.scopes import Action
+    from trustedpublishing.services import policy_create
+
+    user = get_user_model().objects.get(username=PUBLISHER)
+    created = policy_create(
+        owner=user,
+        actor=user,
+        name=f"{repository} release",
+        provider="github",
+        subject_owner=owner,
+        subject=repository,
+        workflow=workflow,
+        ref="",
+        environment="",
+        actions=[str(Action.PUSH)],
+        package_ids=[],
+        globs=[glob],
+    )
+    return {"policy": created.pk}
+
+
 def state() -> dict:
     from audit.models import Event
     from packages.models import PackageVersion
@@ -108,7 +137,7 @@ def state() -> dict:
 
 def main(argv: list[str]) -> None:
     django.setup()
-    commands = {"setup": setup, "key": key, "revoke": revoke, "state": state}
+    commands = {"setup": setup, "key": key, "revoke": revoke, "policy": policy, "state": state}
     print(json.dumps(commands[argv[0]](*argv[1:])))
 
 
