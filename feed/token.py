@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from audit import metrics
 from audit.events import client_ip
 from feed import ratelimit
 from feed.answers import ascii_line
@@ -70,6 +71,7 @@ def _body(request) -> dict | None:
 def _refuse(request, refused: services.ExchangeRefused) -> JsonResponse:
     ip = client_ip(request)
     wait = ratelimit.retry_after(ip)
+    metrics.trusted_publishing_exchanged("rate_limited" if wait else "refused")
     if wait:
         if ratelimit.first_over_limit(ip):
             services.exchange_refusal_record(refused, request=request, rate_limited=True)
@@ -116,6 +118,7 @@ def token(request):
         )
     except services.ExchangeRefused as refused:
         return _refuse(request, refused)
+    metrics.trusted_publishing_exchanged("minted")
     return JsonResponse(
         {
             "tokenType": TOKEN_TYPE,

@@ -225,6 +225,18 @@ class TestOthers:
         content = client.get(METRICS).content.decode()
         assert "# TYPE portal_trusted_publishing_exchanges_total counter" in content
 
+    @pytest.mark.django_db
+    def test_a_refused_exchange_is_counted(self, client):
+        moved = Moves(client)
+        response = client.post(
+            "/api/v2/token",
+            {"username": "nobody", "tokenType": "ApiKey"},
+            content_type="application/json",
+            headers={"Authorization": "Bearer not.a.jwt", "User-Agent": "test"},
+        )
+        assert response.status_code in (400, 401)
+        assert moved("portal_trusted_publishing_exchanges_total", result="refused") == 1
+
     @pytest.mark.django_db(transaction=True)
     def test_database_connections_opened(self, client):
         moved = Moves(client)
