@@ -44,12 +44,15 @@ def race(*jobs):
 
 
 def push_job(user, data: bytes):
-    """A push by ``user``, as the protocol layer makes it once it has decided."""
+    """A push by ``user``, as the protocol layer makes it once it has decided. The
+    package is looked up now, before the race starts, so both jobs act on what they
+    saw even if the other one has already committed when this one runs."""
+    metadata = nupkg.read(io.BytesIO(data))
+    package = services.package_find(metadata.id)
 
     def job():
-        metadata = nupkg.read(io.BytesIO(data))
         return services.package_push(
-            package=services.package_find(metadata.id),
+            package=package,
             upload=upload_of(data),
             metadata=metadata,
             actor=user,
