@@ -45,6 +45,13 @@ def prefix() -> str:
     return value
 
 
+def short_lived_prefix() -> str:
+    """The prefix of keys minted by trusted publishing: the key prefix with a ``t``
+    before its ``_`` (``ngk_`` gives ``ngkt_``). Derived rather than a second setting,
+    so the two can never collide and one setting moves both."""
+    return prefix()[:-1] + "t_"
+
+
 # Cached by the secret key's value: the derived pepper is a function of it alone.
 @functools.lru_cache(maxsize=8)
 @sensitive_variables()

@@ -3,6 +3,9 @@
 A key is ``<prefix><secret><check>``, e.g. ``ngk_`` + 32 + 6 characters:
 
 - prefix: ``conf.prefix()``, so people and secret scanners can tell what it is;
+  keys minted by trusted publishing (minutes-long, for CI) carry
+  ``conf.short_lived_prefix()`` instead (``ngkt_`` beside ``ngk_``), so a scanner
+  can tell a leaked CI key, already dead or soon to be, from a long-lived one;
 - secret: 32 characters of base62 drawn with ``secrets`` (32 * log2(62) ≈ 190 bits),
   enough that a fast keyed digest is as safe as a slow password hash;
 - check: CRC32 of prefix + secret, as 6 fixed-width base62 digits (62**6 > 2**32).
@@ -66,9 +69,13 @@ class ParsedKey(NamedTuple):
 
 
 @sensitive_variables()
-def generate() -> str:
-    """A new plaintext key value. Show it once; store only its digest."""
-    body = conf.prefix() + _token(SECRET_LENGTH)
+def generate(short_lived: bool = False) -> str:
+    """A new plaintext key value. Show it once; store only its digest.
+
+    ``short_lived`` for the keys trusted publishing mints: they differ only in prefix.
+    """
+    prefix = conf.short_lived_prefix() if short_lived else conf.prefix()
+    body = prefix + _token(SECRET_LENGTH)
     return body + _checksum(body)
 
 
@@ -79,8 +86,12 @@ def parse(raw: object) -> ParsedKey | None:
     Cheap checks only (type, shape, CRC), so junk from the network never reaches
     the database. Nothing is stripped: callers hand over exactly what they received.
     """
-    prefix = conf.prefix()
-    if not isinstance(raw, str) or not raw.startswith(prefix):
+    if not isinstance(raw, str):
+        return None
+    for prefix in (conf.prefix(), conf.short_lived_prefix()):
+        if raw.startswith(prefix):
+            break
+    else:
         return None
     # fullmatch, not "$", which would let a trailing newline through.
     if _TAIL_RE.fullmatch(raw, len(prefix)) is None:
@@ -113,9 +124,12 @@ def hint(value: str) -> str:
     return f"{value[: -SECRET_LENGTH - CHECKSUM_LENGTH]}…{value[-4:]}"
 
 
-def pattern() -> str:
+def pattern(short_lived: bool = False) -> str:
     r"""A regular expression that finds keys in text, for secret scanners.
 
-    For example ``\bngk_[0-9A-Za-z]{38}\b``. A function, since the prefix is a setting.
+    For example ``\bngk_[0-9A-Za-z]{38}\b``, or with ``short_lived`` the minted keys'
+    ``\bngkt_[0-9A-Za-z]{38}\b``. Neither matches the other's keys. A function, since
+    the prefix is a setting.
     """
-    return rf"\b{re.escape(conf.prefix())}{_TAIL}\b"
+    prefix = conf.short_lived_prefix() if short_lived else conf.prefix()
+    return rf"\b{re.escape(prefix)}{_TAIL}\b"

@@ -321,7 +321,7 @@ def _mint(policy, outcome, verified, details, now, request):
             )
     Policy.objects.filter(pk=policy.pk).update(last_used_at=now)
     expires_at = now + timedelta(minutes=conf.key_minutes())
-    plaintext = keys.generate()
+    plaintext = keys.generate(short_lived=True)
     api_key = ApiKey(
         owner=policy.owner,
         policy=policy,

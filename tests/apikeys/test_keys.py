@@ -286,6 +286,28 @@ def test_pattern_follows_the_prefix_setting(settings):
     assert keys.hint(value).startswith("acme1_…")
 
 
+def test_short_lived_keys_carry_their_own_prefix_that_scanners_tell_apart():
+    minted, long_lived = keys.generate(short_lived=True), keys.generate()
+    assert re.fullmatch(r"ngkt_[0-9A-Za-z]{38}", minted)
+    assert keys.parse(minted).value == minted
+    assert keys.hint(minted) == "ngkt_…" + minted[-4:]
+    assert keys.pattern(short_lived=True) == r"\bngkt_[0-9A-Za-z]{38}\b"
+    text = f"LONG={long_lived}\nCI={minted}\n"
+    assert re.findall(keys.pattern(), text) == [long_lived]
+    assert re.findall(keys.pattern(short_lived=True), text) == [minted]
+
+
+def test_a_short_lived_key_with_a_wrong_checksum_or_prefix_does_not_parse(settings):
+    minted = keys.generate(short_lived=True)
+    assert keys.parse(minted[:-1] + ("A" if minted[-1] != "A" else "B")) is None
+    # The checksum covers the prefix: swapping a minted key's prefix breaks it.
+    assert keys.parse("ngk_" + minted[len("ngkt_") :]) is None
+    settings.APIKEYS_PREFIX = "acme1_"
+    moved = keys.generate(short_lived=True)
+    assert moved.startswith("acme1t_") and keys.parse(moved) is not None
+    assert keys.parse(minted) is None
+
+
 # --- conf -------------------------------------------------------------------------
 
 

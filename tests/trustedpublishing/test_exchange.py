@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apikeys import keys
 from apikeys.models import ApiKey
 from audit.models import Event, EventKind
 from tests.nupkgs import make_nupkg
@@ -73,6 +75,9 @@ class TestSuccess:
         assert response.status_code == 200, response.content
         data = response.json()
         assert data["tokenType"] == "ApiKey"
+        # Secret scanners tell a minted key from a long-lived one by its prefix.
+        assert re.fullmatch(keys.pattern(short_lived=True), data["apiKey"])
+        assert not re.search(keys.pattern(), data["apiKey"])
         expires = parse_datetime(data["expires"])
         assert timedelta(minutes=14) < expires - before <= timedelta(minutes=15, seconds=5)
         api_key = ApiKey.objects.get(policy=policy)
