@@ -2,8 +2,9 @@
 
 This runs on every push. The lookup is one raw SELECT rather than an ORM query:
 the ORM's per-query work costs about 200 µs, most of what the check would then
-take. It reads the key's row and its owner's in one go, by digest (a unique
-index), and builds no model instance. Everything else about keys uses the ORM.
+take. It reads the key's row, its owner's and, for a key that acts for an
+organization, the owner's membership in it, in one go, by digest (a unique index),
+and builds no model instance. Everything else about keys uses the ORM.
 """
 
 import enum
@@ -19,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from accounts.models import Membership
 from apikeys import keys
 from apikeys.models import ApiKey
 from apikeys.scopes import Grant
@@ -34,6 +36,9 @@ class Failure(enum.StrEnum):
     OWNER_INACTIVE = "owner_inactive"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    # An organization-scoped key whose user is no longer a member: refused, not
+    # deleted, so it works again if they are re-added.
+    NOT_MEMBER = "not_member"
 
 
 class AuthenticatedKey(NamedTuple):
@@ -42,6 +47,9 @@ class AuthenticatedKey(NamedTuple):
     pk: int
     owner_id: int
     owner_username: str
+    # The account whose packages it acts on: the owner, or the organization it is
+    # scoped to (membership checked by this very lookup).
+    account_id: int
     hint: str
     expires_at: datetime
     grant: Grant
@@ -52,6 +60,12 @@ class AuthenticatedKey(NamedTuple):
         for foreign keys and audit records, without a query."""
         user_model = get_user_model()
         return user_model(pk=self.owner_id, **{user_model.USERNAME_FIELD: self.owner_username})
+
+    @property
+    def account(self):
+        """The account the key acts for, as an unsaved user carrying only its ID:
+        enough to own a new package, without a query."""
+        return get_user_model()(pk=self.account_id)
 
 
 class Outcome(NamedTuple):
@@ -79,14 +93,16 @@ class _Row(NamedTuple):
     actions: str
     package_ids: str
     globs: str
+    package_owner_id: int | None
     owner_is_active: bool
     owner_username: str
+    member_role: str | None
 
 
-# The model fields behind _Row's first nine columns, in order.
+# The model fields behind _Row's first ten columns, in order.
 _KEY_FIELDS = (
     *("id", "owner", "digest", "expires_at", "last_used_at", "revoked_at"),
-    *("actions", "package_ids", "globs"),
+    *("actions", "package_ids", "globs", "package_owner"),
 )
 
 
@@ -103,6 +119,7 @@ def _lookup_sql(digest_count: int) -> str:
     quote = connection.ops.quote_name
     key = ApiKey._meta
     user = key.get_field("owner").related_model._meta
+    member = Membership._meta
 
     def k(name):
         return f"k.{quote(key.get_field(name).column)}"
@@ -110,11 +127,19 @@ def _lookup_sql(digest_count: int) -> str:
     def u(name):
         return f"u.{quote(user.get_field(name).column)}"
 
-    columns = [k(name) for name in _KEY_FIELDS] + [u("is_active"), u(user.model.USERNAME_FIELD)]
+    def m(name):
+        return f"m.{quote(member.get_field(name).column)}"
+
+    columns = [k(name) for name in _KEY_FIELDS] + [
+        *(u("is_active"), u(user.model.USERNAME_FIELD), m("role")),
+    ]
     digests = ", ".join(f"%(d{i})s" for i in range(digest_count))
+    # The membership join matches nothing for a key without a Package Owner (NULL).
     return (
         f"SELECT {', '.join(columns)} FROM {quote(key.db_table)} k "  # noqa: S608
         f"JOIN {quote(user.db_table)} u ON {u(user.pk.name)} = {k('owner')} "
+        f"LEFT JOIN {quote(member.db_table)} m ON {m('organization')} = {k('package_owner')} "
+        f"AND {m('user')} = {k('owner')} "
         f"WHERE {k('digest')} IN ({digests})"
     )
 
@@ -168,6 +193,9 @@ def check(raw_key) -> Outcome:
     expires_at = _aware(row.expires_at)
     if expires_at <= now:
         return Outcome(None, Failure.EXPIRED, row.id, hint)
+    # Decided with the membership as it is now, on every use.
+    if row.package_owner_id is not None and row.member_role is None:
+        return Outcome(None, Failure.NOT_MEMBER, row.id, hint)
     if matched[0] != candidates[0]:
         # Found under a retired pepper: store the digest under the current one, so
         # that the fallback can be dropped once every key in use has moved.
@@ -176,15 +204,19 @@ def check(raw_key) -> Outcome:
     if last_used is None or now - last_used >= LAST_USED_INTERVAL:
         _touch(row.id, now)
     grant = _grant(row.actions, row.package_ids, row.globs)
+    account_id = row.package_owner_id or row.owner_id
     return Outcome(
-        AuthenticatedKey(row.id, row.owner_id, row.owner_username, hint, expires_at, grant)
+        AuthenticatedKey(
+            row.id, row.owner_id, row.owner_username, account_id, hint, expires_at, grant
+        )
     )
 
 
 @sensitive_variables()
 def authenticate(raw_key) -> AuthenticatedKey | None:
     """The key ``raw_key`` stands for, or ``None`` if it is malformed, unknown,
-    expired or revoked, or its owner is deactivated."""
+    expired or revoked, its owner is deactivated, or its owner has left the
+    organization it acts for."""
     return check(raw_key).key
 
 

@@ -5,21 +5,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
-
-def recipient_language(user) -> str:
-    """The language ``user`` reads: the one they chose last, else the active one.
-
-    The choice is portal's ``UserPreference``, read through its reverse accessor
-    so that apikeys, below portal, does not import it.
-    """
-    preference = getattr(user, "preference", None)
-    language = getattr(preference, "language", None)
-    if language:
-        try:
-            return translation.get_supported_language_variant(language)
-        except LookupError:
-            pass
-    return translation.get_language() or settings.LANGUAGE_CODE
+from accounts.emails import recipient_language
 
 
 def _send(template: str, api_key, **context) -> None:

@@ -43,12 +43,34 @@ class ApiKeyQuerySet(models.QuerySet):
 
 
 class ApiKey(models.Model):
-    # The owner is its own field, so that organizations can own keys later.
+    # A user, or an organization for the keys its administrators share (which then
+    # do not depend on any one member staying).
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("owner"),
         on_delete=models.CASCADE,
         related_name="api_keys",
+    )
+    # The Package Owner the key acts for, when that is an organization its user
+    # owner belongs to (null: the owner itself). Membership is checked on every use,
+    # so a removed member's key stops without being deleted.
+    package_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("package owner"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scoped_api_keys",
+    )
+    # Who made it: the owner for a user's own key; the administrator for an
+    # organization's key (shown in key oversight, emailed about it).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     name = models.CharField(_("name"), max_length=256)
     # HMAC-SHA256 of the value under the server's pepper: the value itself is never stored.
@@ -123,6 +145,11 @@ class ApiKey(models.Model):
             }
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def account_id(self) -> int:
+        """The account whose packages the key acts on: its Package Owner."""
+        return self.package_owner_id or self.owner_id
 
     @property
     def is_revoked(self) -> bool:

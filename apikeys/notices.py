@@ -61,7 +61,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from apikeys.emails import recipient_language
+from accounts.emails import recipient_language
 from apikeys.models import EXPIRY_WARNING, ApiKey
 from audit.events import record
 from audit.models import EventKind

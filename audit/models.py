@@ -50,6 +50,19 @@ class EventKind(models.TextChoices):
     TP_POLICY_DELETED = "trusted_publishing:policy_deleted", _("Trusted publishing policy deleted")
     TP_KEY_MINTED = "trusted_publishing:key_minted", _("Short-lived API key issued")
     TP_EXCHANGE_REFUSED = "trusted_publishing:refused", _("Trusted publishing token refused")
+    ORG_CREATED = "organization:created", _("Organization created")
+    ORG_EDITED = "organization:edited", _("Organization settings changed")
+    ORG_DELETED = "organization:deleted", _("Organization deleted")
+    ORG_MEMBER_INVITED = "organization:member_invited", _("Member invited")
+    ORG_MEMBER_JOINED = "organization:member_joined", _("Member joined")
+    ORG_MEMBER_DECLINED = "organization:member_declined", _("Invitation declined")
+    ORG_MEMBER_REMOVED = "organization:member_removed", _("Member removed")
+    ORG_MEMBER_LEFT = "organization:member_left", _("Member left")
+    ORG_MEMBER_ROLE_CHANGED = "organization:member_role_changed", _("Member role changed")
+    OWNERSHIP_REQUESTED = "package:ownership_requested", _("Package ownership requested")
+    OWNERSHIP_ACCEPTED = "package:ownership_accepted", _("Package ownership accepted")
+    OWNERSHIP_DECLINED = "package:ownership_declined", _("Package ownership declined")
+    OWNER_REMOVED = "package:owner_removed", _("Package owner removed")
 
 
 class AppendOnlyError(Exception):

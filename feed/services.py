@@ -145,6 +145,9 @@ def _push(api_key, upload, metadata, request):
     _authorize(api_key, Action.PUSH, metadata.id, package)
     pushed_by = {
         "actor": api_key.owner,
+        # A new ID belongs to the account the key acts for: an organization-scoped
+        # key's organization, else the key's owner.
+        "owner": api_key.account,
         "api_key_id": api_key.pk,
         "api_key_hint": api_key.hint,
         "request": request,
@@ -165,7 +168,7 @@ def _authorize(api_key, action: Action, package_id: str, package) -> None:
         action,
         package_id,
         package_exists=exists,
-        owner_owns_package=exists and registry.package_owned_by(package, api_key.owner_id),
+        owner_owns_package=exists and registry.package_owned_by(package, api_key.account_id),
     )
     if not decision:
         metrics.key_refused()

@@ -162,3 +162,46 @@ class SearchEntry(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class OwnershipRequest(models.Model):
+    """An owner's request that ``new_owner`` (a user or an organization) co-own
+    ``package``; accepted or declined, it is deleted (the audit log keeps it)."""
+
+    package = models.ForeignKey(
+        Package,
+        on_delete=models.CASCADE,
+        related_name="ownership_requests",
+        verbose_name=_("package"),
+    )
+    new_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="ownership_requests",
+        verbose_name=_("proposed owner"),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+
+    class Meta:
+        verbose_name = _("ownership request")
+        verbose_name_plural = _("ownership requests")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "new_owner"], name="packages_ownership_request_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.new_owner} for {self.package}"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at <= (now or timezone.now())

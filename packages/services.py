@@ -70,8 +70,9 @@ def package_find(package_id: str) -> Package | None:
     )
 
 
-def package_owned_by(package: Package, user_id: int) -> bool:
-    return package.owners.filter(pk=user_id).exists()
+def package_owned_by(package: Package, account_id: int) -> bool:
+    """Is the account (a user or an organization) one of ``package``'s owners?"""
+    return package.owners.filter(pk=account_id).exists()
 
 
 def version_find(package_id: str, version: str) -> PackageVersion | None:
@@ -96,12 +97,14 @@ def package_push(
     upload: Upload,
     metadata,
     actor,
+    owner=None,
     api_key_id: int | None = None,
     api_key_hint: str = "",
     request=None,
 ) -> PackageVersion:
     """Store a new version of ``package``; with ``package=None``, create the package
-    (owned by ``actor``) under ``metadata.id``.
+    under ``metadata.id``, owned by ``owner`` (an organization ``actor`` pushes for),
+    else by ``actor``.
 
     Raises VersionExists (that version is there already) and PackageTaken (the ID
     was created by someone else since the caller looked).
@@ -113,7 +116,7 @@ def package_push(
     try:
         with transaction.atomic():
             if new_package:
-                package = _create_package(metadata.id, actor)
+                package = _create_package(metadata.id, owner or actor)
             version = PackageVersion(
                 package=package,
                 # Every field the nuspec fills, from the one mapping that knows them.

@@ -1,21 +1,11 @@
 """Account rules of the site shell."""
 
 from allauth.account.models import EmailAddress
-from django.core.validators import RegexValidator
-from django.utils.translation import gettext_lazy as _
 
-# Usernames appear in URLs and as package owners, like nuget.org's: letters,
-# digits, and single dots, dashes or underscores between them.
-USERNAME_VALIDATORS = [
-    RegexValidator(
-        r"^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*\Z",
-        _(
-            "Use letters, digits, and single dots, dashes or underscores between them; "
-            "start and end with a letter or digit."
-        ),
-        code="invalid_username",
-    ),
-]
+from accounts.names import NAME_VALIDATORS
+
+# Users and organizations share one namespace and one set of name rules.
+USERNAME_VALIDATORS = NAME_VALIDATORS
 
 
 def unconfirmed_primary_email(user) -> EmailAddress | None:

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "audit",
+    "accounts",
     "packages",
     "apikeys",
     "trustedpublishing",
