@@ -301,7 +301,7 @@ def member_remove(*, organization: Organization, member, actor, request=None) ->
             _(
                 "An organization must keep at least one administrator. Make someone else an "
                 "administrator first, or delete the organization."
-            )  # fmt: skip
+            )
         )
     memberships[member.pk].delete()
     kind = EventKind.ORG_MEMBER_LEFT if leaving else EventKind.ORG_MEMBER_REMOVED
