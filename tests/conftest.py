@@ -7,6 +7,8 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
+from accounts.models import Membership
+from accounts.services import organization_create
 from apikeys.scopes import Action
 from apikeys.services import api_key_create
 from packages import downloads
@@ -60,6 +62,23 @@ def user(make_user):
 def signed_in_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def make_organization(db):
+    """Create the organization ``name`` through ``organization_create``, ``admin`` its
+    first administrator; ``members`` maps further users to roles ("admin" or
+    "collaborator"), added directly (no invitation). Returns the Organization."""
+
+    def make(name, admin, members=None, *, email=None):
+        organization = organization_create(
+            name=name, email=email or f"{name.lower()}@example.com", actor=admin
+        )
+        for member, role in (members or {}).items():
+            Membership.objects.create(organization=organization, user=member, role=role)
+        return organization
+
+    return make
 
 
 @pytest.fixture
