@@ -75,6 +75,40 @@ def memberships_of(user):
     )
 
 
+def organization_named(name: str) -> Organization | None:
+    """The organization called ``name``, in any casing, with its account; None if none."""
+    return (
+        Organization.objects.select_related("account")
+        .filter(account__username__iexact=name, account__is_active=True)
+        .first()
+    )
+
+
+def members_of(organization: Organization):
+    """The organization's memberships with their users, by user name."""
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def invitations_of(organization: Organization):
+    """The organization's pending invitations (expired ones too), by invitee."""
+    return (
+        Invitation.objects.filter(organization=organization)
+        .select_related("user", "invited_by")
+        .order_by("user__username")
+    )
+
+
+def invitations_to(user):
+    """The pending invitations addressed to ``user``, newest first."""
+    return Invitation.objects.filter(user_id=user.pk).select_related(
+        "organization__account", "invited_by"
+    )
+
+
 def administrators_of(organization: Organization) -> list:
     User = get_user_model()
     return list(
@@ -146,6 +180,9 @@ def organization_edit(*, organization: Organization, email: str, actor, request=
 def organization_delete(*, organization: Organization, actor, request=None) -> None:
     """Delete an organization that owns no packages; its keys and memberships go too."""
     _require_administrator(actor, organization)
+    # Locked first: a push adding a package to the organization while it is being
+    # deleted either commits before the check sees it, or waits and fails.
+    get_user_model().objects.select_for_update().filter(pk=organization.pk).first()
     if organization.account.packages.exists():
         raise ValidationError(
             _("An organization that owns packages cannot be deleted. Remove it as owner first.")
@@ -238,6 +275,26 @@ def invitation_decline(*, invitation_id: int, user, request=None) -> None:
     invitation.delete()
     _event(EventKind.ORG_MEMBER_DECLINED, organization=invitation.organization, actor=user,
            request=request, member=user)  # fmt: skip
+
+
+@transaction.atomic
+def invitation_cancel(*, organization: Organization, invitation_id: int, actor,
+                      request=None) -> None:  # fmt: skip
+    """An administrator withdraws a pending invitation; its link stops working. Raises
+    NotFound when the organization has no such invitation (answered, or made up)."""
+    _require_administrator(actor, organization)
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("user")
+        .filter(pk=invitation_id, organization=organization)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound
+    invitation.delete()
+    # No kind of its own: a declined invitation, declined by an administrator.
+    _event(EventKind.ORG_MEMBER_DECLINED, organization=organization, actor=actor,
+           request=request, member=invitation.user, cancelled=True)  # fmt: skip
 
 
 def _claim(invitation_id: int, user) -> Invitation:
