@@ -7,8 +7,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # WEB_CONCURRENCY overrides; the usual rule of thumb is two workers per core, plus one.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # gevent: a greenlet per connection, so clients that send their requests slowly hold
-# no worker (README: "Slow clients, and why gevent workers").
-worker_class = "gevent"
+# no worker (README: "Slow clients, and why gevent workers"). gunicorn's gevent worker,
+# closing each client connection's database connections when it ends.
+worker_class = "portal.gunicorn_worker.Worker"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 accesslog = "-"
 # Addresses of reverse proxies whose X-Forwarded-* headers gunicorn believes.

@@ -69,8 +69,8 @@ TRUSTED_PUBLISHING = Counter(
 )
 DB_CONNECTIONS = Counter(
     "portal_db_connections_opened_total",
-    "Database connections opened. With CONN_MAX_AGE=0 each request that uses the "
-    "database opens one: the rate is the connection load the database sees.",
+    "Database connections opened: one per client connection that uses the database "
+    "(kept up to CONN_MAX_AGE seconds), the connection load the database sees.",
     ["alias", "vendor"],
 )
 

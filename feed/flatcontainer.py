@@ -93,15 +93,18 @@ def _find_version(package_id: str, version: str) -> PackageVersion | None:
     parsed = versions.parse(version)
     if parsed is None or not ids.is_valid(package_id):
         return None
-    # Both sides of each comparison are what the unique indexes hold.
-    return (
+    # Both sides of each comparison are what the unique indexes hold. At most one
+    # row matches, so no ORDER BY: the model's default ordering would join and sort
+    # for nothing, on the path every restore takes.
+    found = (
         PackageVersion.objects.annotate(
             name_lower=Lower("package__name"), version_lower=Lower("normalized_version")
         )
         .filter(name_lower=package_id.lower(), version_lower=parsed.normalized.lower())
         .only(*_FILE_FIELDS)
-        .first()
+        .order_by()[:1]
     )
+    return next(iter(found), None)
 
 
 @require_http_methods(["GET", "HEAD"])

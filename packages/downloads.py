@@ -105,7 +105,7 @@ def _flush_every_interval() -> None:
         except Exception:
             logger.exception("Download counts could not be written; they are kept for the next try")
         finally:
-            # No request cycle closes this thread's connection (CONN_MAX_AGE 0).
+            # No request cycle closes this thread's connection: close it between flushes.
             connection.close()
 
 

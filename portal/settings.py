@@ -107,16 +107,17 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 
-# gunicorn's gevent workers (gunicorn.conf.py) serve each request in a greenlet of its
-# own, and Django keeps a connection per greenlet: one kept past its request would be
-# nobody's and linger until garbage collection. So by default a connection lasts one
-# request (CONN_MAX_AGE 0). Not psycopg's pool: after a database outage it waits out
-# a growing back-off before reconnecting, answering 503 for seconds after the
-# database is back, where a new connection per request works at once.
+# gunicorn's gevent workers (gunicorn.conf.py) serve each client connection in a
+# greenlet of its own, and Django keeps a database connection per greenlet: it serves
+# every request of that keep-alive connection for up to CONN_MAX_AGE seconds, and the
+# worker (portal/gunicorn_worker.py) closes it when the client goes. With the health
+# check, one broken by a database outage is replaced at the next request. Not
+# psycopg's pool: after an outage it waits out a growing back-off before
+# reconnecting, answering 503 for seconds after the database is back.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 0),
+        conn_max_age=env_int("CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
