@@ -22,8 +22,9 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
-# Larger readmes are not shown on the page: rendering costs about 10 ms per KB the
-# first time a version's readme is viewed.
+# Larger readmes are not shown on the page: rendering costs about half a millisecond
+# per KB (markdown-it-py; nh3 adds a tenth of that) the first time a version's readme
+# is viewed, and the untrusted input should not set what a page view costs.
 MAX_README_BYTES = 256 * 1024
 # A version's readme never changes once pushed, so its HTML is rendered once and kept
 # in the cache (Redis or the database) under the package file's digest. The version
