@@ -7,16 +7,22 @@ event), and deleting a row would orphan its file.
 
 from django.contrib import admin
 from django.db.models import Count
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.services import organization_of
 from audit.events import record
 from audit.models import EventKind
-from packages.models import Package, PackageVersion
+from packages.models import OwnershipRequest, Package, PackageVersion
 
 
 @admin.register(Package)
 class PackageAdmin(admin.ModelAdmin):
     list_display = ["name", "owner_names", "created_at", "version_count"]
+    # Pending requests are shown, not edited: their recipients answer them on the site,
+    # where the answer is audited.
+    readonly_fields = ["pending_ownership_requests"]
     search_fields = ["name", "owners__username"]
     filter_horizontal = ["owners"]
     date_hierarchy = "created_at"
@@ -29,7 +35,7 @@ class PackageAdmin(admin.ModelAdmin):
             super()
             .get_queryset(request)
             .annotate(version_count=Count("versions", distinct=True))
-            .prefetch_related("owners")
+            .prefetch_related("owners__organization")
         )
 
     def save_related(self, request, form, formsets, change):
@@ -48,7 +54,35 @@ class PackageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("owners"))
     def owner_names(self, package):
-        return ", ".join(sorted(owner.get_username() for owner in package.owners.all()))
+        # Organizations are marked: their members act for them.
+        return ", ".join(
+            sorted(
+                gettext("%(name)s (organization)") % {"name": owner.get_username()}
+                if organization_of(owner) is not None
+                else owner.get_username()
+                for owner in package.owners.all()
+            )
+        )
+
+    @admin.display(description=_("pending ownership requests"))
+    def pending_ownership_requests(self, package):
+        pending = OwnershipRequest.objects.filter(package=package).select_related(
+            "new_owner", "requested_by"
+        )
+        return (
+            "; ".join(
+                gettext("%(owner)s, asked by %(requester)s, expires %(expires)s")
+                % {
+                    "owner": ownership.new_owner.get_username(),
+                    "requester": ownership.requested_by.get_username()
+                    if ownership.requested_by
+                    else "-",
+                    "expires": date_format(ownership.expires_at, "DATETIME_FORMAT"),
+                }
+                for ownership in pending
+            )
+            or "-"
+        )
 
     @admin.display(description=_("versions"), ordering="version_count")
     def version_count(self, package):

@@ -1,9 +1,12 @@
-"""The owner's forms: the Listing of a package's versions, and the Upload of a .nupkg."""
+"""The owner's forms: the Listing of a package's versions, adding an owner, the Upload
+of a .nupkg and the owner of a new package ID."""
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from accounts.services import accounts_for
 from packages import conf, nupkg, uploads
 
 
@@ -34,6 +37,16 @@ class ListingForm(forms.Form):
             if version.listed != wanted:
                 changed.append((version, wanted))
         return changed
+
+
+class OwnerAddForm(forms.Form):
+    """Who to ask to co-own the package: a user or an organization, by name."""
+
+    new_owner = forms.CharField(
+        label=_("User or organization name"),
+        max_length=get_user_model()._meta.get_field("username").max_length,
+        error_messages={"required": _("Enter the name of a user or an organization.")},
+    )
 
 
 class UploadForm(forms.Form):
@@ -72,3 +85,37 @@ class UploadForm(forms.Form):
             self.refused = refused
             raise forms.ValidationError(refused.reason, code=refused.code) from None
         return file
+
+
+class PackageOwnerForm(forms.Form):
+    """Who a new package ID will belong to: the uploader, or an organization they may
+    publish for. Nothing is pre-selected when there is more than one choice, as on the
+    API Keys page; with only the uploader to choose, the field may be left out."""
+
+    owner = forms.ChoiceField(
+        label=_("Package Owner"),
+        error_messages={
+            "required": _("A package owner must be selected."),
+            "invalid_choice": _("A package owner must be selected."),
+        },
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.accounts = {account.get_username(): account for account in accounts_for(user)}
+        choices = [(name, name) for name in self.accounts]
+        field = self.fields["owner"]
+        if len(choices) > 1:
+            field.choices = [("", _("Select an owner")), *choices]
+        else:
+            field.choices = choices
+            field.required = False
+
+    @property
+    def has_choice(self) -> bool:
+        return len(self.accounts) > 1
+
+    def chosen_owner(self):
+        """The chosen account (the uploader when there was nothing to choose)."""
+        return self.accounts.get(self.cleaned_data.get("owner") or "", self.user)

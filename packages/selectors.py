@@ -2,11 +2,13 @@ from dataclasses import dataclass, field
 
 from allauth.account.utils import has_verified_email
 from django.conf import settings
-from django.db.models import Prefetch
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.db.models.functions import Lower
 
+from accounts.models import Membership, Organization, Role
 from packages import search, services, versions
-from packages.models import Package, PackageVersion, SearchEntry
+from packages.models import OwnershipRequest, Package, PackageVersion, SearchEntry
 
 
 def package_names_owned_by(user) -> list[str]:
@@ -17,12 +19,51 @@ def package_names_owned_by(user) -> list[str]:
 
 
 def package_list_for(user) -> list[Package]:
-    """The user's packages with their versions, newest push first, in two queries."""
+    """The packages ``user`` may publish: owned by them or by an organization they are a
+    member of; each with its owners (organizations marked by ``is_organization``) and
+    its versions, newest push first; in three queries."""
+    theirs = Q(user_id=user.pk) | Q(user__organization__memberships__user_id=user.pk)
+    owned = Package.owners.through.objects.filter(theirs).values("package_id")
+    owners = (
+        get_user_model()
+        .objects.annotate(
+            is_organization=Exists(Organization.objects.filter(account_id=OuterRef("pk")))
+        )
+        .order_by(Lower("username"))
+    )
     versions = PackageVersion.objects.order_by("-pushed_at", "-id")
     return list(
-        Package.objects.filter(owners=user)
+        Package.objects.filter(pk__in=owned)
         .order_by(Lower("name"))
-        .prefetch_related(Prefetch("versions", queryset=versions))
+        .prefetch_related(
+            Prefetch("owners", queryset=owners), Prefetch("versions", queryset=versions)
+        )
+    )
+
+
+def ownership_requests_for(package: Package) -> list[OwnershipRequest]:
+    """``package``'s pending ownership requests, with their accounts, in one query."""
+    return list(
+        OwnershipRequest.objects.filter(package=package)
+        .select_related("new_owner", "requested_by")
+        .annotate(
+            is_organization=Exists(Organization.objects.filter(account_id=OuterRef("new_owner")))
+        )
+        .order_by(Lower("new_owner__username"))
+    )
+
+
+def ownership_requests_to(user) -> list[OwnershipRequest]:
+    """Pending requests ``user`` may answer: to them, or to an organization they administer."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    administered = Membership.objects.filter(user_id=user.pk, role=Role.ADMINISTRATOR).values(
+        "organization_id"
+    )
+    return list(
+        OwnershipRequest.objects.filter(Q(new_owner_id=user.pk) | Q(new_owner_id__in=administered))
+        .select_related("package", "new_owner", "requested_by")
+        .order_by(Lower("package__name"), Lower("new_owner__username"))
     )
 
 
@@ -132,7 +173,9 @@ class PackagePage:
     # Newest first; unlisted versions only for owners.
     versions: list[VersionRow]
     owners: list[str]
-    is_owner: bool
+    # The viewer acts for one of the owners (the owner, or a member of an owning
+    # organization): they see unlisted versions and the Manage link.
+    may_manage: bool
     # [{"target_framework", "dependencies": [{"id", "range", "package": ID or ""}]}]
     dependency_groups: list[dict] = field(default_factory=list)
 
@@ -182,14 +225,14 @@ def package_page_get(package_id: str, version: str | None, *, viewer) -> Package
     shown_pk = next(pk for pk, row in ordered if row is shown_row)
     shown = PackageVersion.objects.get(pk=shown_pk)
     shown.package = package
-    owner_rows = list(package.owners.order_by(Lower("username")).values_list("pk", "username"))
-    is_owner = bool(viewer.is_authenticated) and any(pk == viewer.pk for pk, _ in owner_rows)
+    owners = services.package_owners_for(package, viewer)
+    may_manage = services.may_publish_package(owners)
     return PackagePage(
         package=package,
         shown=shown,
-        versions=[row for _, row in ordered if row.listed or is_owner],
-        owners=[name for _, name in owner_rows],
-        is_owner=is_owner,
+        versions=[row for _, row in ordered if row.listed or may_manage],
+        owners=[owner.name for owner in owners],
+        may_manage=may_manage,
         dependency_groups=_dependency_groups(shown.dependencies or []),
     )
 
@@ -240,12 +283,32 @@ def install_commands(package_id: str, version: str) -> list[tuple[str, str]]:
 # --- The gallery: profiles ------------------------------------------------------------
 
 
-def profile_packages(user) -> tuple[list[Package], int]:
-    """(the packages ``user`` owns that have a listed version, by downloads; their
-    downloads together), in one query. Packages with no listed version are never
-    listed, as in search."""
+def profile_account_get(name: str):
+    """The active account (a user or an organization) named ``name`` in any casing, with
+    its organization (``organization_of`` reads it without a query), or None."""
+    return (
+        get_user_model()
+        .objects.select_related("organization")
+        .filter(username__iexact=name, is_active=True)
+        .first()
+    )
+
+
+def organization_member_names(organization) -> list[str]:
+    """The names of ``organization``'s members, sorted without case."""
+    return list(
+        Membership.objects.filter(organization=organization)
+        .order_by(Lower("user__username"))
+        .values_list("user__username", flat=True)
+    )
+
+
+def profile_packages(account) -> tuple[list[Package], int]:
+    """(the packages ``account`` (a user or an organization) owns that have a listed
+    version, by downloads; their downloads together), in one query. Packages with no
+    listed version are never listed, as in search."""
     owned = list(
-        Package.objects.filter(owners=user, pk__in=SearchEntry.objects.values("package_id"))
+        Package.objects.filter(owners=account, pk__in=SearchEntry.objects.values("package_id"))
         .order_by("-download_count", Lower("name"))
         .only("pk", "name", "download_count")
     )

@@ -1,22 +1,35 @@
-"""Pushing, unlisting and relisting package versions: the registry's side.
+"""Pushing, unlisting and relisting package versions, and the package's owners: the
+registry's side.
 
-The services take plain values (who acts, with which key by its ID and hint) and
-raise plain exceptions. Whether the actor may do it is decided above, by the
-protocol layer that holds the key and its grant (``feed.services``). Each service
-writes its row, its file and its audit event together. Races are settled by the
-database's unique constraints, never by an earlier SELECT.
+The version services take plain values (who acts, with which key by its ID and hint)
+and raise plain exceptions. Whether the actor may do it is decided above, by the
+protocol layer that holds the key and its grant (``feed.services``), or by the web
+page that holds the signed-in user. Each service writes its row, its file and its
+audit event together. Races are settled by the database's unique constraints, never
+by an earlier SELECT.
+
+The owner services (ownership requests, removing an owner) are only ever called for a
+signed-in person, so they decide who may act themselves, with accounts' roles.
 """
 
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts import conf as accounts_conf
+from accounts.models import Membership, Organization, Role
+from accounts.services import may_administer
 from audit.events import record
 from audit.models import EventKind
-from packages import ids, versions
-from packages.models import Package, PackageVersion
+from packages import emails, ids, versions
+from packages.models import OwnershipRequest, Package, PackageVersion
 from packages.search import search_entry_refresh
 from packages.storage import file_name_for, move_into_place, package_storage, save_temporary
 
@@ -38,7 +51,7 @@ class PackageTaken(Exception):
 
 
 class NotFound(Exception):
-    pass
+    """No such version, or no such ownership request for this user: answered as 404."""
 
 
 @dataclass(frozen=True)
@@ -201,3 +214,234 @@ def package_set_listed(
             details={"changed": bool(changed)},
         )
     return version
+
+
+# --- Owners ---------------------------------------------------------------------------
+#
+# A package has one or more owners, users or organizations. Who acts for an owner is
+# accounts' rule (``accounts.services.role_of``): the user who is that owner, or a
+# member of that organization; administrators manage owners, collaborators only
+# publish. An owner is added by an ownership request that the recipient (or an
+# administrator of the recipient organization) accepts; the last owner stays.
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One of a package's owners, and the viewer's role for it (None: not theirs)."""
+
+    account: object
+    name: str
+    is_organization: bool
+    viewer_role: str | None
+
+    @property
+    def viewer_administers(self) -> bool:
+        return self.viewer_role == Role.ADMINISTRATOR
+
+
+def package_owners_for(package: Package, viewer) -> list[Owner]:
+    """``package``'s owners by name, each with ``viewer``'s role for it, in one query.
+
+    The role is ``accounts.services.role_of``'s, read for every owner at once: the
+    owner itself is its own administrator, a member has their membership's role.
+    """
+    viewer_pk = viewer.pk if getattr(viewer, "is_authenticated", False) else None
+    membership = Membership.objects.filter(organization_id=OuterRef("pk"), user_id=viewer_pk)
+    rows = package.owners.annotate(
+        is_organization=Exists(Organization.objects.filter(account_id=OuterRef("pk"))),
+        membership_role=Subquery(membership.values("role")[:1]),
+    ).order_by(Lower("username"))
+    return [
+        Owner(
+            account=row,
+            name=row.get_username(),
+            is_organization=row.is_organization,
+            viewer_role=Role.ADMINISTRATOR
+            if viewer_pk is not None and row.pk == viewer_pk
+            else row.membership_role,
+        )
+        for row in rows
+    ]
+
+
+def may_publish_package(owners: list[Owner]) -> bool:
+    """May the viewer of ``owners`` push, unlist and relist: do they act for an owner?"""
+    return any(owner.viewer_role is not None for owner in owners)
+
+
+def may_manage_owners(owners: list[Owner]) -> bool:
+    """May the viewer of ``owners`` add and remove owners: do they administer one?"""
+    return any(owner.viewer_administers for owner in owners)
+
+
+def package_publishable_by(package: Package, user) -> bool:
+    """May ``user`` push, unlist and relist ``package`` (they act for one of its owners)?"""
+    return may_publish_package(package_owners_for(package, user))
+
+
+def _locked_owners(package: Package, actor) -> list[Owner]:
+    """The owners with ``actor``'s roles, the package row locked first: two owner changes
+    at once (two removals, say) wait for each other instead of leaving no owner."""
+    Package.objects.select_for_update().filter(pk=package.pk).exists()
+    owners = package_owners_for(package, actor)
+    if not may_manage_owners(owners):
+        raise PermissionDenied
+    return owners
+
+
+def _owner_event(kind, *, package, actor, request, subjects, **details) -> None:
+    """One event for each account involved (the owners, the other account, the actor),
+    so each finds it in its security history."""
+    seen = set()
+    for subject in [*subjects, actor]:
+        if subject is None or subject.pk in seen:
+            continue
+        seen.add(subject.pk)
+        record(kind, actor=actor, subject_user=subject, package_id=package.name,
+               request=request, details=details)  # fmt: skip
+
+
+def _account_named(name: str):
+    """The active account (a user or an organization) with this name in any casing."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    return get_user_model().objects.filter(username__iexact=name, is_active=True).first()
+
+
+@transaction.atomic
+def ownership_request(*, package: Package, new_owner_name: str, actor, request=None):
+    """Ask the user or organization named ``new_owner_name`` to co-own ``package``;
+    asking again renews the request. ``actor`` administers one of the owners
+    (PermissionDenied otherwise). Raises ValidationError on ``new_owner``."""
+    owners = _locked_owners(package, actor)
+    recipient = _account_named(new_owner_name)
+    if recipient is None:
+        raise ValidationError({"new_owner": _("No user or organization has this name.")})
+    if any(owner.account.pk == recipient.pk for owner in owners):
+        raise ValidationError(
+            {"new_owner": _("%(name)s is already an owner of this package.") % {"name": recipient}}
+        )
+    now = timezone.now()
+    ownership, _created = OwnershipRequest.objects.update_or_create(
+        package=package,
+        new_owner=recipient,
+        defaults={
+            "requested_by": actor,
+            "created_at": now,
+            "expires_at": now + accounts_conf.INVITATION_LIFETIME,
+        },
+    )
+    _owner_event(EventKind.OWNERSHIP_REQUESTED, package=package, actor=actor, request=request,
+                 subjects=[o.account for o in owners] + [recipient],
+                 owner=recipient.get_username())  # fmt: skip
+    transaction.on_commit(lambda: emails.send_ownership_request(ownership))
+    return ownership
+
+
+def ownership_request_get(request_id: int, user) -> OwnershipRequest:
+    """The pending request ``request_id`` that ``user`` may answer (they are its recipient
+    or administer the recipient organization); NotFound for anyone else's, an answered
+    one, or a made-up ID."""
+    ownership = (
+        OwnershipRequest.objects.select_related("package", "new_owner", "requested_by")
+        .filter(pk=request_id)
+        .first()
+    )
+    if ownership is None or not may_administer(user, ownership.new_owner):
+        raise NotFound
+    return ownership
+
+
+def _claim(request_id: int, user) -> OwnershipRequest:
+    # Locked, so that of two answers at once the second finds nothing (NotFound).
+    locked = OwnershipRequest.objects.select_for_update().filter(pk=request_id).first()
+    if locked is None:
+        raise NotFound
+    ownership = ownership_request_get(request_id, user)
+    if ownership.is_expired():
+        raise ValidationError(
+            _("This ownership request has expired. Ask an owner of the package for a new one.")
+        )
+    return ownership
+
+
+@transaction.atomic
+def ownership_accept(*, request_id: int, user, request=None) -> Package:
+    """Make the request's recipient an owner. Raises NotFound (not theirs to answer, or
+    answered already) or ValidationError (expired; nothing changes)."""
+    ownership = _claim(request_id, user)
+    package, recipient = ownership.package, ownership.new_owner
+    ownership.delete()
+    package.owners.add(recipient)
+    owners = list(package.owners.all())
+    _owner_event(EventKind.OWNERSHIP_ACCEPTED, package=package, actor=user, request=request,
+                 subjects=owners, owner=recipient.get_username())  # fmt: skip
+    transaction.on_commit(lambda: emails.send_ownership_answered(ownership, accepted=True))
+    return package
+
+
+@transaction.atomic
+def ownership_decline(*, request_id: int, user, request=None) -> None:
+    """Decline the request. Raises NotFound or ValidationError, as ``ownership_accept``."""
+    ownership = _claim(request_id, user)
+    package, recipient = ownership.package, ownership.new_owner
+    ownership.delete()
+    _owner_event(EventKind.OWNERSHIP_DECLINED, package=package, actor=user, request=request,
+                 subjects=[*package.owners.all(), recipient],
+                 owner=recipient.get_username())  # fmt: skip
+    transaction.on_commit(lambda: emails.send_ownership_answered(ownership, accepted=False))
+
+
+@transaction.atomic
+def ownership_request_cancel(*, package: Package, request_id: int, actor, request=None) -> None:
+    """Withdraw ``package``'s pending request ``request_id``; ``actor`` administers one
+    of the owners. NotFound when there is no such request (answered already)."""
+    owners = _locked_owners(package, actor)
+    ownership = (
+        OwnershipRequest.objects.select_for_update().filter(pk=request_id, package=package).first()
+    )
+    if ownership is None:
+        raise NotFound
+    _cancel(ownership, package=package, owners=owners, actor=actor, request=request)
+
+
+def _cancel(ownership, *, package, owners, actor, request) -> None:
+    recipient = ownership.new_owner
+    ownership.delete()
+    # Declined by an owner rather than by the recipient: "cancelled" tells them apart.
+    _owner_event(EventKind.OWNERSHIP_DECLINED, package=package, actor=actor, request=request,
+                 subjects=[o.account for o in owners] + [recipient],
+                 owner=recipient.get_username(), cancelled=True)  # fmt: skip
+    transaction.on_commit(lambda: emails.send_ownership_cancelled(ownership))
+
+
+@transaction.atomic
+def owner_remove(*, package: Package, owner, actor, request=None) -> None:
+    """Remove ``owner`` (a user or an organization) from ``package``'s owners, or cancel
+    the pending request to ``owner``. ``actor`` administers one of the owners
+    (PermissionDenied otherwise). The last owner stays (ValidationError); NotFound
+    when ``owner`` is neither an owner nor asked to be one."""
+    owners = _locked_owners(package, actor)
+    if not any(o.account.pk == owner.pk for o in owners):
+        pending = (
+            OwnershipRequest.objects.select_for_update()
+            .filter(package=package, new_owner_id=owner.pk)
+            .first()
+        )
+        if pending is None:
+            raise NotFound
+        _cancel(pending, package=package, owners=owners, actor=actor, request=request)
+        return
+    if len(owners) == 1:
+        raise ValidationError(
+            _("A package must keep at least one owner. Add another owner before removing this one.")
+        )
+    package.owners.remove(owner)
+    _owner_event(EventKind.OWNER_REMOVED, package=package, actor=actor, request=request,
+                 subjects=[o.account for o in owners],
+                 owner=owner.get_username())  # fmt: skip
+    if owner.pk != actor.pk:
+        transaction.on_commit(
+            lambda: emails.send_owner_removed(package=package, owner=owner, actor=actor)
+        )

@@ -13,8 +13,10 @@ the previous one, and every request to the Upload page sweeps files older than
 ``LIFETIME`` (uploads left on the Verify page, or cut off mid-body).
 
 Who may upload what is decided here, with all its facts in hand, by ownership as
-on nuget.org: a new ID becomes the uploader's; an existing one needs them as an
-owner. (API keys add their grants on top of that in the protocol layer.)
+on nuget.org: a new ID becomes the uploader's, or an organization's they may publish
+for; an existing one needs them to act for one of its owners (the owner itself, or a
+member of an owning organization). (API keys add their grants on top of that in the
+protocol layer.)
 """
 
 import base64
@@ -33,6 +35,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.utils.translation import gettext as _
 
+from accounts.services import may_publish_for
 from audit.events import record
 from audit.models import EventKind
 from packages import conf, nupkg
@@ -232,14 +235,15 @@ def forget(request) -> None:
 
 
 def upload_target(*, metadata: nupkg.PackageMetadata, user) -> registry.Package | None:
-    """The package this upload adds a version to, or None for a new ID (the user's).
+    """The package this upload adds a version to, or None for a new ID.
 
-    Raises Refused when the ID belongs to others or the version exists already.
+    Raises Refused when the ID belongs to accounts the user does not act for, or the
+    version exists already.
     """
     package = registry.package_find(metadata.id)
     if package is None:
         return None
-    if not registry.package_owned_by(package, user.pk):
+    if not registry.package_publishable_by(package, user):
         raise Refused(
             "not_owner",
             _(
@@ -281,8 +285,10 @@ def refusal_record(*, user, refused: Refused, request) -> None:
     )
 
 
-def upload_submit(*, pending: Pending, user, request) -> registry.PackageVersion:
+def upload_submit(*, pending: Pending, user, request, owner=None) -> registry.PackageVersion:
     """Store the pending upload through the registry's push, as ``user``; the file goes.
+    A new ID belongs to ``owner`` (``user`` or an organization they may publish for;
+    ``user`` when None); a new version of an existing ID ignores it.
 
     Raises Expired (another Submit or Cancel took it first), nupkg.InvalidPackage
     and Refused; the pending file is deleted whatever the outcome.
@@ -302,25 +308,41 @@ def upload_submit(*, pending: Pending, user, request) -> registry.PackageVersion
             upload = registry.Upload(
                 file=file, size=size, sha512=base64.b64encode(digest).decode("ascii")
             )
-            return _push(upload=upload, metadata=metadata, user=user, request=request)
+            return _push(upload=upload, metadata=metadata, user=user, owner=owner, request=request)
     finally:
         _delete(claimed)
 
 
-def _push(*, upload, metadata, user, request) -> registry.PackageVersion:
+def _push(*, upload, metadata, user, owner, request) -> registry.PackageVersion:
     try:
-        return _store(upload=upload, metadata=metadata, user=user, request=request)
+        return _store(upload=upload, metadata=metadata, user=user, owner=owner, request=request)
     except registry.PackageTaken:
         # Another push created the ID a moment ago: decide again, for the package
         # as it now is (it exists now, so this cannot happen twice).
-        return _store(upload=upload, metadata=metadata, user=user, request=request)
+        return _store(upload=upload, metadata=metadata, user=user, owner=owner, request=request)
 
 
-def _store(*, upload, metadata, user, request) -> registry.PackageVersion:
+def _store(*, upload, metadata, user, owner, request) -> registry.PackageVersion:
     package = upload_target(metadata=metadata, user=user)
+    if package is None and owner is not None and not may_publish_for(user, owner):
+        # Chosen on the Verify page, and no longer theirs to choose (they left it).
+        raise Refused(
+            "not_member",
+            _(
+                "You can no longer publish for %(owner)s. Upload the package again and "
+                "choose another package owner."
+            )
+            % {"owner": owner.get_username()},
+            package_id=metadata.id,
+        )
     try:
         return registry.package_push(
-            package=package, upload=upload, metadata=metadata, actor=user, request=request
+            package=package,
+            upload=upload,
+            metadata=metadata,
+            actor=user,
+            owner=owner if package is None else None,
+            request=request,
         )
     except registry.VersionExists as exists:
         raise _exists(exists.package_id, exists.version) from None

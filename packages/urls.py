@@ -8,6 +8,9 @@ urlpatterns = [
     re_path(r"^account/Packages/?$", views.manage_packages, name="manage"),
 ]
 
+# An ownership request's ID: digits that fit the database's bigint.
+_REQUEST = r"(?P<request_id>[0-9]{1,18})"
+
 # The owner's pages. They come before the public package pages, whose
 # /packages/{id}/{version} would otherwise take "Manage" and "manage/upload".
 urlpatterns = [
@@ -18,6 +21,27 @@ urlpatterns = [
         r"^packages/(?P<package_id>[^/]+)/Manage/?$",
         manage_views.manage_package,
         name="manage_package",
+    ),
+    re_path(
+        r"^packages/(?P<package_id>[^/]+)/Manage/owners/?$",
+        manage_views.owner_add,
+        name="owner_add",
+    ),
+    re_path(
+        r"^packages/(?P<package_id>[^/]+)/Manage/owners/remove/?$",
+        manage_views.owner_remove,
+        name="owner_remove",
+    ),
+    re_path(
+        r"^packages/(?P<package_id>[^/]+)/Manage/owners/requests/" + _REQUEST + "/cancel/?$",
+        manage_views.ownership_cancel,
+        name="ownership_cancel",
+    ),
+    # The ownership request's emailed link: its recipient accepts or declines here.
+    re_path(
+        r"^packages/(?P<package_id>[^/]+)/owners/requests/" + _REQUEST + "/?$",
+        manage_views.ownership_answer,
+        name="ownership_request",
     ),
     *urlpatterns,
 ]

@@ -5,17 +5,17 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from csp.decorators import csp_update
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from accounts.services import organization_of
 from packages import contents, readme, search, services
 from packages.selectors import (
     PAGE_SIZE,
@@ -23,8 +23,11 @@ from packages.selectors import (
     gallery_readable_by,
     gallery_search,
     install_commands,
+    organization_member_names,
+    ownership_requests_to,
     package_list_for,
     package_page_get,
+    profile_account_get,
     profile_packages,
 )
 
@@ -36,9 +39,14 @@ MAX_PAGE = search.MAX_SKIP // PAGE_SIZE + 1
 @require_safe
 @login_required
 def manage_packages(request):
-    return render(
-        request, "packages/manage_packages.html", {"packages": package_list_for(request.user)}
-    )
+    """The packages the user may publish (theirs and their organizations'), and the
+    ownership requests they may answer."""
+    context = {
+        "packages": package_list_for(request.user),
+        "ownership_requests": ownership_requests_to(request.user),
+        "now": timezone.now(),
+    }
+    return render(request, "packages/manage_packages.html", context)
 
 
 # --- The gallery ----------------------------------------------------------------------
@@ -207,10 +215,17 @@ def package_icon(request, package_id: str, version: str):
 @require_safe
 @gallery_page
 def profile(request, username: str):
-    account = get_object_or_404(get_user_model(), username__iexact=username, is_active=True)
+    """A user's or an organization's packages; an organization's lists its members too."""
+    account = profile_account_get(username)
+    if account is None:
+        raise Http404
+    organization = organization_of(account)
     packages, total_downloads = profile_packages(account)
-    return render(
-        request,
-        "packages/profile.html",
-        {"account": account, "packages": packages, "total_downloads": total_downloads},
-    )
+    context = {
+        "account": account,
+        "organization": organization,
+        "members": organization_member_names(organization) if organization else [],
+        "packages": packages,
+        "total_downloads": total_downloads,
+    }
+    return render(request, "packages/profile.html", context)
