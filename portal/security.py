@@ -1,4 +1,5 @@
-"""Security history: the signed-in user's own events of the last 90 days.
+"""Security history: the signed-in user's own events of the last 90 days, and an
+organization's for its administrators.
 
 Paged by keyset, not by page number: a page number means counting and skipping
 rows, which grows with the audit table; "events before this one" is one indexed
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from accounts.services import may_administer, organization_named
 from audit.models import Event
 
 HISTORY_DAYS = 90
@@ -77,6 +79,7 @@ def security_events_for(
         events.order_by("-occurred_at", "-pk").only(
             "kind",
             "occurred_at",
+            "actor_username",
             "ip",
             "user_agent",
             "api_key_hint",
@@ -140,24 +143,40 @@ def browser_summary(user_agent: str) -> str:
     return shown + "…" if len(user_agent) > USER_AGENT_SHOWN else shown
 
 
-@require_safe
-@login_required
-def security_history(request):
+def _history_page(request, account) -> dict:
+    """The context of one page of ``account``'s history, from ``?before=``; 404 for a
+    cursor that is not one."""
     cursor = None
     if "before" in request.GET:
         cursor = parse_cursor(request.GET["before"])
         if cursor is None:
             raise Http404
-    events, next_cursor = security_events_for(request.user, before=cursor)
+    events, next_cursor = security_events_for(account, before=cursor)
     for event in events:
         event.browser = browser_summary(event.user_agent)
+    return {
+        "events": events,
+        "next_cursor": str(next_cursor) if next_cursor else "",
+        "is_first_page": cursor is None,
+        "history_days": HISTORY_DAYS,
+    }
+
+
+@require_safe
+@login_required
+def security_history(request):
+    return render(request, "portal/security.html", _history_page(request, request.user))
+
+
+@require_safe
+@login_required(redirect_field_name="returnUrl")
+def organization_security_history(request, name):
+    """The organization's own events (members, invitations, settings, keys) for its
+    administrators; 404 for anyone else, as for an organization that does not exist."""
+    organization = organization_named(name)
+    if organization is None or not may_administer(request.user, organization.account):
+        raise Http404
+    context = _history_page(request, organization.account)
     return render(
-        request,
-        "portal/security.html",
-        {
-            "events": events,
-            "next_cursor": str(next_cursor) if next_cursor else "",
-            "is_first_page": cursor is None,
-            "history_days": HISTORY_DAYS,
-        },
+        request, "portal/organization_security.html", {"organization": organization, **context}
     )

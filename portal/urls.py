@@ -29,6 +29,12 @@ urlpatterns = [
     path("users/account/2fa/", include("allauth.mfa.urls")),
     re_path(r"^account/?$", views.account_settings, name="account_settings"),
     path("account/security", security.security_history, name="account_security"),
+    path("", include("accounts.urls")),
+    path(
+        "organization/<str:name>/security",
+        security.organization_security_history,
+        name="organization_security",
+    ),
     path("", include("apikeys.urls")),
     path("", include("trustedpublishing.urls")),
     path("", include("feed.urls")),
