@@ -152,6 +152,17 @@ class ApiKey(models.Model):
         return self.package_owner_id or self.owner_id
 
     @property
+    def account(self):
+        """The account whose packages the key acts on: its Package Owner."""
+        return self.package_owner if self.package_owner_id else self.owner
+
+    @property
+    def creator(self):
+        """Who the key's emails go to: the administrator who made an organization's
+        key, else its owner (keys made before ``created_by`` existed have none)."""
+        return self.created_by if self.created_by_id else self.owner
+
+    @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 

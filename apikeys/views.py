@@ -1,4 +1,6 @@
-"""The API Keys page: list, create, edit, regenerate, revoke, delete.
+"""The API Keys pages: list, create, edit, regenerate, revoke, delete; the user's
+own (``/account/apikeys``) and an organization's (``/organization/<name>/apikeys``,
+its administrators only), which also oversees every key acting for it.
 
 A key's value appears in exactly one response, the one that answers the Create
 or Regenerate POST. That response is never cached, and a one-time form token
@@ -17,15 +19,16 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from apikeys import services
-from apikeys.forms import ApiKeyCreateForm, PackageSelectionForm
-from apikeys.selectors import api_key_get_for, api_key_list_for, api_key_short_lived_for
+from accounts.services import may_publish_for
+from apikeys import selectors, services
+from apikeys.forms import ApiKeyCreateForm, ApiKeyRevokeForm, PackageSelectionForm
 from packages.selectors import package_names_owned_by
 
 _SPENT_SESSION_KEY = "apikeys_spent_form_tokens"
@@ -57,7 +60,7 @@ def _spend_token(request) -> None:
     request.session[_SPENT_SESSION_KEY] = [*spent, request.POST["form_token"]]
 
 
-def _already_submitted(request):
+def _already_submitted(request, back: str):
     messages.info(
         request,
         _(
@@ -65,7 +68,7 @@ def _already_submitted(request):
             "if you did not copy it, regenerate the key."
         ),
     )
-    return redirect("apikeys:list")
+    return redirect(back)
 
 
 # --- Re-authentication ---------------------------------------------------------
@@ -104,10 +107,9 @@ _fresh_sign_in_required = reauthentication_required(allow_get=True, enabled=_sig
 
 def _render_page(request, *, form=None, new_key=None, new_value=None, status=200):
     owner = request.user
-    api_keys = api_key_list_for(owner)
-    package_names = package_names_owned_by(owner)
+    api_keys = selectors.api_key_list_for(owner)
     if form is None:
-        form = ApiKeyCreateForm(owner=owner, package_names=package_names)
+        form = ApiKeyCreateForm(owners=selectors.package_owners_for(owner))
     now = timezone.now()
     # From Manage Packages: only the keys that cover one package.
     covering = request.GET.get("package", "").strip()
@@ -118,12 +120,13 @@ def _render_page(request, *, form=None, new_key=None, new_value=None, status=200
         "form": form,
         "form_token": _issue_token(request),
         "api_keys": api_keys,
-        "package_count": len(package_names),
+        "keys_url": reverse("apikeys:list"),
+        "package_count": len(form.fields["packages"].choices),
         "new_key": new_key,
         "new_value": new_value,
         "expired_keys": [k for k in api_keys if not k.is_revoked and k.is_expired(now)],
         "revoked_keys": [k for k in api_keys if k.is_revoked],
-        "short_lived_keys": api_key_short_lived_for(owner),
+        "short_lived_keys": selectors.api_key_short_lived_for(owner),
         "now": now,
     }
     return render(request, "apikeys/api_keys.html", context, status=status)
@@ -136,24 +139,15 @@ def _unconfirmed(request):
 
 
 @sensitive_variables("plaintext")
-@never_cache
-@login_required
-@require_http_methods(["GET", "HEAD", "POST"])
-@_fresh_sign_in_required
-def api_keys(request):
-    if not has_verified_email(request.user):
-        return _unconfirmed(request)
-    if request.method != "POST":
-        return _render_page(request)
-    if not _token_is_open(request):
-        return _already_submitted(request)
-    owner = request.user
-    form = ApiKeyCreateForm(request.POST, owner=owner, package_names=package_names_owned_by(owner))
+def _create(request, form, *, owner, render_page):
+    """Create the key the valid-looking ``form`` describes, owned by ``owner``, and
+    render the page with its value, or with the form's errors."""
     if form.is_valid():
         data = form.cleaned_data
         try:
             api_key, plaintext = services.api_key_create(
                 owner=owner,
+                package_owner=data["owner"],
                 name=data["name"],
                 actions=data["actions"],
                 package_ids=data["packages"],
@@ -166,28 +160,43 @@ def api_keys(request):
             _add_service_errors(form, error)
         else:
             _spend_token(request)
-            return _render_page(request, new_key=api_key, new_value=plaintext)
-    return _render_page(request, form=form, status=400)
-
-
-def _add_service_errors(form, error: ValidationError) -> None:
-    fields = {"name": "name", "actions": "push", "globs": "globs", "package_ids": "packages",
-              "expiration_days": "expires_in"}  # fmt: skip
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(fields.get(field), errors)
-    else:
-        form.add_error(None, error)
+            return render_page(request, new_key=api_key, new_value=plaintext)
+    return render_page(request, form=form, status=400)
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def api_key_edit(request, pk):
+@_fresh_sign_in_required
+def api_keys(request):
     if not has_verified_email(request.user):
         return _unconfirmed(request)
-    api_key = api_key_get_for(request.user, pk)
-    package_names = package_names_owned_by(request.user)
+    if request.method != "POST":
+        return _render_page(request)
+    if not _token_is_open(request):
+        return _already_submitted(request, "apikeys:list")
+    owner = request.user
+    form = ApiKeyCreateForm(request.POST, owners=selectors.package_owners_for(owner))
+    return _create(request, form, owner=owner, render_page=_render_page)
+
+
+def _add_service_errors(form, error: ValidationError) -> None:
+    fields = {"name": "name", "actions": "push", "globs": "globs", "package_ids": "packages",
+              "expiration_days": "expires_in", "package_owner": "owner",
+              "reason": "reason"}  # fmt: skip
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(fields.get(field) if fields.get(field) in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _edit(request, api_key, *, back: str):
+    """The Edit page of ``api_key``: only its packages change."""
+    account = api_key.account
+    # A member who has left the organization no longer sees its packages.
+    still_allowed = not api_key.package_owner_id or may_publish_for(api_key.owner, account)
+    package_names = package_names_owned_by(account) if still_allowed else []
     if request.method == "POST":
         form = PackageSelectionForm(request.POST, package_names=package_names)
         if form.is_valid():
@@ -205,7 +214,7 @@ def api_key_edit(request, pk):
                 messages.success(
                     request, _("The packages of “%(name)s” were saved.") % {"name": api_key.name}
                 )
-                return redirect("apikeys:list")
+                return redirect(back)
         status = 400
     else:
         form = PackageSelectionForm(
@@ -213,15 +222,34 @@ def api_key_edit(request, pk):
             initial={"globs": "\n".join(api_key.globs), "packages": api_key.package_ids},
         )
         status = 200
-    return render(
-        request,
-        "apikeys/api_key_edit.html",
-        {"form": form, "api_key": api_key, "package_count": len(package_names)},
-        status=status,
-    )
+    context = {"form": form, "api_key": api_key, "package_count": len(package_names),
+               "back_url": back}  # fmt: skip
+    return render(request, "apikeys/api_key_edit.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_key_edit(request, pk):
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
+    api_key = selectors.api_key_get_for(request.user, pk)
+    return _edit(request, api_key, back=reverse("apikeys:list"))
 
 
 @sensitive_variables("plaintext")
+def _regenerate(request, api_key, *, back: str, render_page):
+    if request.method == "POST":
+        if not _token_is_open(request):
+            return _already_submitted(request, back)
+        api_key, plaintext = services.api_key_regenerate(
+            api_key=api_key, actor=request.user, request=request
+        )
+        _spend_token(request)
+        return render_page(request, new_key=api_key, new_value=plaintext)
+    return _confirm(request, api_key, "regenerate", back=back)
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -229,23 +257,15 @@ def api_key_edit(request, pk):
 def api_key_regenerate(request, pk):
     if not has_verified_email(request.user):
         return _unconfirmed(request)
-    api_key = api_key_get_for(request.user, pk)
-    if request.method == "POST":
-        if not _token_is_open(request):
-            return _already_submitted(request)
-        api_key, plaintext = services.api_key_regenerate(
-            api_key=api_key, actor=request.user, request=request
-        )
-        _spend_token(request)
-        return _render_page(request, new_key=api_key, new_value=plaintext)
-    return _confirm(request, api_key, "regenerate")
+    api_key = selectors.api_key_get_for(request.user, pk)
+    return _regenerate(request, api_key, back=reverse("apikeys:list"), render_page=_render_page)
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def api_key_revoke(request, pk):
-    api_key = api_key_get_for(request.user, pk)
+    api_key = selectors.api_key_get_for(request.user, pk)
     if request.method == "POST":
         services.api_key_revoke(api_key=api_key, actor=request.user, request=request)
         messages.success(
@@ -254,24 +274,158 @@ def api_key_revoke(request, pk):
             % {"name": api_key.name},
         )
         return redirect("apikeys:list")
-    return _confirm(request, api_key, "revoke")
+    return _confirm(request, api_key, "revoke", back=reverse("apikeys:list"))
+
+
+def _delete(request, api_key, *, back: str):
+    if request.method == "POST":
+        name = api_key.name
+        services.api_key_delete(api_key=api_key, actor=request.user, request=request)
+        messages.success(request, _("“%(name)s” was deleted.") % {"name": name})
+        return redirect(back)
+    return _confirm(request, api_key, "delete", back=back)
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def api_key_delete(request, pk):
-    api_key = api_key_get_for(request.user, pk)
-    if request.method == "POST":
-        name = api_key.name
-        services.api_key_delete(api_key=api_key, actor=request.user, request=request)
-        messages.success(request, _("“%(name)s” was deleted.") % {"name": name})
-        return redirect("apikeys:list")
-    return _confirm(request, api_key, "delete")
+    api_key = selectors.api_key_get_for(request.user, pk)
+    return _delete(request, api_key, back=reverse("apikeys:list"))
 
 
-def _confirm(request, api_key, action):
-    context = {"api_key": api_key, "action": action}
+def _confirm(request, api_key, action, *, back: str):
+    context = {"api_key": api_key, "action": action, "back_url": back,
+               "action_url": f"{back}/{api_key.pk}/{action}"}  # fmt: skip
     if action == "regenerate":
         context["form_token"] = _issue_token(request)
     return render(request, "apikeys/api_key_confirm.html", context)
+
+
+# --- An organization's keys ------------------------------------------------------
+# Its administrators only: anyone else, collaborators included, gets a 404.
+
+
+def _organization_page(organization):
+    """The organization's page renderer, in the shape ``_create`` and
+    ``_regenerate`` call."""
+
+    def render_page(request, *, form=None, new_key=None, new_value=None, status=200):
+        keys_url = reverse("apikeys:organization_keys", args=[organization.get_username()])
+        if form is None:
+            form = _organization_form(organization)
+        now = timezone.now()
+        # One query for both lists: the organization's keys are among those that
+        # act for it.
+        acting = selectors.api_key_oversight_for(organization, now)
+        own = [k for k in acting if k.owner_id == organization.pk and k.policy_id is None]
+        context = {
+            "organization": organization,
+            "form": form,
+            "form_token": _issue_token(request),
+            "api_keys": own,
+            "acting_keys": acting,
+            "keys_url": keys_url,
+            "package_count": len(form.fields["packages"].choices),
+            "new_key": new_key,
+            "new_value": new_value,
+            "now": now,
+        }
+        return render(request, "apikeys/organization_keys.html", context, status=status)
+
+    return render_page
+
+
+def _organization_form(organization, data=None):
+    owners = [(organization, package_names_owned_by(organization))]
+    return ApiKeyCreateForm(data, owners=owners)
+
+
+def _organization_keys_url(organization) -> str:
+    return reverse("apikeys:organization_keys", args=[organization.get_username()])
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+@_fresh_sign_in_required
+def organization_keys(request, name):
+    organization = selectors.organization_for_administrator(name, request.user)
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
+    render_page = _organization_page(organization)
+    if request.method != "POST":
+        return render_page(request)
+    if not _token_is_open(request):
+        return _already_submitted(request, _organization_keys_url(organization))
+    form = _organization_form(organization, request.POST)
+    return _create(request, form, owner=organization, render_page=render_page)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def organization_key_edit(request, name, pk):
+    organization = selectors.organization_for_administrator(name, request.user)
+    api_key = selectors.organization_key_get(organization, pk)
+    return _edit(request, api_key, back=_organization_keys_url(organization))
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+@_fresh_sign_in_required
+def organization_key_regenerate(request, name, pk):
+    organization = selectors.organization_for_administrator(name, request.user)
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
+    api_key = selectors.organization_key_get(organization, pk)
+    return _regenerate(request, api_key, back=_organization_keys_url(organization),
+                       render_page=_organization_page(organization))  # fmt: skip
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def organization_key_delete(request, name, pk):
+    organization = selectors.organization_for_administrator(name, request.user)
+    api_key = selectors.organization_key_get(organization, pk)
+    return _delete(request, api_key, back=_organization_keys_url(organization))
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def organization_key_revoke(request, name, pk):
+    """Revoke, with a reason, any key that acts for the organization: its own, or
+    a member's organization-scoped key (key oversight)."""
+    organization = selectors.organization_for_administrator(name, request.user)
+    api_key = selectors.api_key_acting_for_get(organization, pk)
+    back = _organization_keys_url(organization)
+    if api_key.is_revoked:
+        return redirect(back)
+    form = ApiKeyRevokeForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            try:
+                services.api_key_revoke_for_organization(
+                    api_key=api_key,
+                    organization=organization,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    request=request,
+                )
+            except ValidationError as error:
+                _add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("“%(name)s” was revoked; %(creator)s was told why.")
+                    % {"name": api_key.name, "creator": api_key.creator.get_username()},
+                )
+                return redirect(back)
+        status = 400
+    context = {"organization": organization, "api_key": api_key, "form": form,
+               "back_url": back}  # fmt: skip
+    return render(request, "apikeys/organization_key_revoke.html", context, status=status)

@@ -20,17 +20,27 @@ class Provider(models.TextChoices):
 class Policy(models.Model):
     """Who may mint short-lived keys for ``owner``: one CI identity, one provider.
 
-    ``owner`` is the Package Owner the minted keys act for; today always a user,
-    its own field so that an organization can own policies later, as with keys.
+    ``owner`` is the user who made the policy, the user name a token exchange
+    names; the minted keys are theirs. ``package_owner`` is the Package Owner they
+    act for, as a key's: null for the user, else an organization the user may
+    publish for, checked at each exchange and, through the minted key, at each use.
     ``subject_owner``/``subject`` are the GitHub repository owner and repository,
     or the GitLab namespace and project path.
     """
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("package owner"),
+        verbose_name=_("owner"),
         on_delete=models.CASCADE,
         related_name="trusted_publishing_policies",
+    )
+    package_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("package owner"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scoped_trusted_publishing_policies",
     )
     name = models.CharField(_("name"), max_length=256)
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
@@ -60,6 +70,11 @@ class Policy(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def account(self):
+        """The account whose packages the minted keys act on: its Package Owner."""
+        return self.package_owner if self.package_owner_id else self.owner
 
     @property
     def ids_locked(self) -> bool:

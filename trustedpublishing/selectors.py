@@ -13,6 +13,7 @@ def policy_list_for(owner) -> list[Policy]:
     live = Q(api_keys__revoked_at__isnull=True, api_keys__expires_at__gt=timezone.now())
     return list(
         Policy.objects.filter(owner=owner)
+        .select_related("owner", "package_owner")
         .annotate(live_keys=Count("api_keys", filter=live))
         .order_by("created_at", "id")
     )
@@ -20,4 +21,6 @@ def policy_list_for(owner) -> list[Policy]:
 
 def policy_get_for(owner, pk) -> Policy:
     """The owner's policy ``pk``; anyone else's is a 404."""
-    return get_object_or_404(Policy.objects.select_related("owner"), pk=pk, owner=owner)
+    return get_object_or_404(
+        Policy.objects.select_related("owner", "package_owner"), pk=pk, owner=owner
+    )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
+from accounts.services import may_publish_for
 from apikeys import keys
 from apikeys.models import ApiKey, RevocationSource
 from apikeys.services import packages_owned_check
@@ -35,6 +36,7 @@ def _policy_details(policy: Policy) -> dict:
     return {
         "policy_id": policy.pk,
         "name": policy.name,
+        "package_owner": policy.account.get_username(),
         "provider": policy.provider,
         **{field: getattr(policy, field) for field in _RULE_FIELDS[1:]},
         "actions": list(policy.actions),
@@ -56,24 +58,52 @@ def _revoke_live_keys(policy: Policy, actor, now) -> list[int]:
     return revoked
 
 
+def _record(kind, *, policy: Policy, actor=None, request=None, api_key=None, details: dict):
+    """The policy's event in its owner's history and, for a policy that acts for an
+    organization, in the organization's too."""
+    subjects = [policy.owner]
+    if policy.package_owner_id:
+        subjects.append(policy.package_owner)
+    for subject in subjects:
+        record(kind, actor=actor, subject_user=subject, api_key=api_key, request=request,
+               details=details)  # fmt: skip
+
+
+def _member_check(policy: Policy) -> None:
+    """A policy acting for an organization changes only while its owner is a member."""
+    if policy.package_owner_id and not may_publish_for(policy.owner, policy.package_owner):
+        raise ValidationError(
+            _("You are no longer a member of %(organization)s: this policy cannot be changed.")
+            % {"organization": policy.package_owner.get_username()}
+        )
+
+
 @transaction.atomic
-def policy_create(*, owner, actor, request=None, **fields) -> Policy:
-    """A new policy for ``owner``; ``fields`` are the model's editable fields."""
+def policy_create(*, owner, actor, package_owner=None, request=None, **fields) -> Policy:
+    """A new policy of the user ``owner``, acting for ``package_owner`` (the user
+    or None, else an organization they may publish for, as with keys); ``fields``
+    are the model's editable fields."""
     if not has_verified_email(owner):
         raise ValidationError(_("Confirm your email address before you add a policy."))
+    if package_owner is not None and package_owner.pk == owner.pk:
+        package_owner = None
+    if package_owner is not None and not may_publish_for(owner, package_owner):
+        raise ValidationError(
+            {
+                "package_owner": _("You may not publish for %(owner)s.")
+                % {"owner": package_owner.get_username()}
+            }
+        )
     now = timezone.now()
-    policy = Policy(owner=owner, created_at=now, updated_at=now, armed_at=now)
+    policy = Policy(
+        owner=owner, package_owner=package_owner, created_at=now, updated_at=now, armed_at=now
+    )
     _assign(policy, fields)
-    policy.package_ids = packages_owned_check(owner, policy.package_ids)
+    policy.package_ids = packages_owned_check(policy.account, policy.package_ids)
     policy.full_clean()
     policy.save()
-    record(
-        EventKind.TP_POLICY_CREATED,
-        actor=actor,
-        subject_user=owner,
-        request=request,
-        details=_policy_details(policy),
-    )
+    _record(EventKind.TP_POLICY_CREATED, policy=policy, actor=actor, request=request,
+            details=_policy_details(policy))  # fmt: skip
     return policy
 
 
@@ -95,12 +125,14 @@ def _assign(policy: Policy, fields: dict) -> None:
 
 @transaction.atomic
 def policy_edit(*, policy: Policy, actor, request=None, **fields) -> Policy:
-    """Change a policy; its live keys are revoked, and a new identity forgets the IDs."""
+    """Change a policy; its live keys are revoked, and a new identity forgets the IDs.
+    Its Package Owner stays, as a key's does."""
+    _member_check(policy)
     before = _policy_details(policy)
     now = timezone.now()
     identity = [getattr(policy, f).casefold() for f in _IDENTITY_FIELDS]
     _assign(policy, fields)
-    policy.package_ids = packages_owned_check(policy.owner, policy.package_ids)
+    policy.package_ids = packages_owned_check(policy.account, policy.package_ids)
     # Only the fields a user edits: the IDs a concurrent first use records are
     # not overwritten with this copy's, unless the identity itself changed.
     fields_saved = ["name", *_RULE_FIELDS, "actions", "package_ids", "globs", "updated_at"]
@@ -112,10 +144,10 @@ def policy_edit(*, policy: Policy, actor, request=None, **fields) -> Policy:
     policy.full_clean()
     policy.save(update_fields=fields_saved)
     revoked = _revoke_live_keys(policy, actor, now)
-    record(
+    _record(
         EventKind.TP_POLICY_EDITED,
+        policy=policy,
         actor=actor,
-        subject_user=policy.owner,
         request=request,
         details={"before": before, "after": _policy_details(policy), "revoked_keys": revoked},
     )
@@ -131,10 +163,10 @@ def policy_set_enabled(*, policy: Policy, enabled: bool, actor, request=None) ->
     policy.save(update_fields=["enabled", "updated_at"])
     revoked = [] if enabled else _revoke_live_keys(policy, actor, now)
     kind = EventKind.TP_POLICY_ENABLED if enabled else EventKind.TP_POLICY_DISABLED
-    record(
+    _record(
         kind,
+        policy=policy,
         actor=actor,
-        subject_user=policy.owner,
         request=request,
         details={"policy_id": policy.pk, "name": policy.name, "revoked_keys": revoked},
     )
@@ -148,10 +180,10 @@ def policy_rearm(*, policy: Policy, actor, request=None) -> Policy:
         return policy
     policy.armed_at = timezone.now()
     policy.save(update_fields=["armed_at"])
-    record(
+    _record(
         EventKind.TP_POLICY_REARMED,
+        policy=policy,
         actor=actor,
-        subject_user=policy.owner,
         request=request,
         details={
             "policy_id": policy.pk,
@@ -166,13 +198,8 @@ def policy_rearm(*, policy: Policy, actor, request=None) -> Policy:
 def policy_delete(*, policy: Policy, actor, request=None) -> None:
     """Remove a policy; its keys are revoked, then go with it."""
     revoked = _revoke_live_keys(policy, actor, timezone.now())
-    record(
-        EventKind.TP_POLICY_DELETED,
-        actor=actor,
-        subject_user=policy.owner,
-        request=request,
-        details={**_policy_details(policy), "revoked_keys": revoked},
-    )
+    _record(EventKind.TP_POLICY_DELETED, policy=policy, actor=actor, request=request,
+            details={**_policy_details(policy), "revoked_keys": revoked})  # fmt: skip
     policy.delete()
 
 
@@ -193,6 +220,7 @@ class ExchangeRefused(Exception):
 
 
 NO_MATCH = "No trusted publishing policy of this user matches the token."
+OWNER_NOT_ALLOWED = "The policy's package owner may no longer publish."
 
 
 @dataclass(frozen=True)
@@ -245,10 +273,15 @@ def token_exchange(*, token: str, username: str, audience: str, request=None):
     policy, outcome = found
     details = {**base, "policy_id": policy.pk, "policy": policy.name}
     if not owner.is_active or not has_verified_email(owner):
+        raise ExchangeRefused(403, OWNER_NOT_ALLOWED, "owner_not_allowed", **details)
+    if policy.package_owner_id and not may_publish_for(owner, policy.package_owner):
+        # The key would be refused at its first use; refuse it here, with the reason.
         raise ExchangeRefused(
             403,
-            "The policy's package owner may no longer publish.",
+            OWNER_NOT_ALLOWED,
             "owner_not_allowed",
+            "the policy's owner is no longer a member of its package owner",
+            package_owner=policy.package_owner.get_username(),
             **details,
         )
     if _limiter().hit(str(policy.pk)):
@@ -324,6 +357,8 @@ def _mint(policy, outcome, verified, details, now, request):
     plaintext = keys.generate(short_lived=True)
     api_key = ApiKey(
         owner=policy.owner,
+        package_owner=policy.package_owner,
+        created_by=policy.owner,
         policy=policy,
         name=policy.name,
         digest=keys.digests(plaintext)[0],
@@ -337,9 +372,9 @@ def _mint(policy, outcome, verified, details, now, request):
     )
     api_key.full_clean()
     api_key.save()
-    record(
+    _record(
         EventKind.TP_KEY_MINTED,
-        subject_user=policy.owner,
+        policy=policy,
         api_key=api_key,
         request=request,
         details={

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apikeys.selectors import package_owners_for
 from packages.selectors import package_names_owned_by
 from trustedpublishing import conf, services
 from trustedpublishing.forms import RULE_FIELDS, PolicyForm
@@ -18,7 +19,8 @@ from trustedpublishing.selectors import policy_get_for, policy_list_for
 
 # Model field -> form field, for errors the services raise; the trust rule's
 # fields map back per provider (RULE_FIELDS).
-_SERVICE_FIELDS = {"name": "name", "actions": "push", "globs": "globs", "package_ids": "packages"}
+_SERVICE_FIELDS = {"name": "name", "actions": "push", "globs": "globs", "package_ids": "packages",
+                   "package_owner": "owner"}  # fmt: skip
 
 
 def _add_service_errors(form, error: ValidationError) -> None:
@@ -33,13 +35,12 @@ def _add_service_errors(form, error: ValidationError) -> None:
 
 def _render_list(request, form=None, status=200):
     owner = request.user
-    package_names = package_names_owned_by(owner)
     if form is None:
-        form = PolicyForm(owner=owner, package_names=package_names)
+        form = PolicyForm(owners=package_owners_for(owner))
     context = {
         "form": form,
         "policies": policy_list_for(owner),
-        "package_count": len(package_names),
+        "package_count": len(form.fields["packages"].choices),
         "now": timezone.now(),
         "key_minutes": conf.key_minutes(),
         "armed_days": conf.ARMED_DAYS,
@@ -57,11 +58,15 @@ def policies(request):
     if request.method != "POST":
         return _render_list(request)
     owner = request.user
-    form = PolicyForm(request.POST, owner=owner, package_names=package_names_owned_by(owner))
+    form = PolicyForm(request.POST, owners=package_owners_for(owner))
     if form.is_valid():
         try:
             policy = services.policy_create(
-                owner=owner, actor=request.user, request=request, **form.rule()
+                owner=owner,
+                package_owner=form.cleaned_data["owner"],
+                actor=request.user,
+                request=request,
+                **form.rule(),
             )
         except ValidationError as error:
             _add_service_errors(form, error)
@@ -76,10 +81,11 @@ def policies(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def policy_edit(request, pk):
     policy = policy_get_for(request.user, pk)
-    package_names = package_names_owned_by(request.user)
+    # The Package Owner stays as it was made, as a key's does.
+    owners = [(policy.account, package_names_owned_by(policy.account))]
     status = 200
     if request.method == "POST":
-        form = PolicyForm(request.POST, owner=request.user, package_names=package_names)
+        form = PolicyForm(request.POST, owners=owners, owner_fixed=True)
         if form.is_valid():
             try:
                 services.policy_edit(
@@ -94,15 +100,11 @@ def policy_edit(request, pk):
                 return redirect("trustedpublishing:list")
         status = 400
     else:
-        form = PolicyForm(
-            owner=request.user,
-            package_names=package_names,
-            initial=PolicyForm.initial_for(policy),
-        )
+        form = PolicyForm(owners=owners, owner_fixed=True, initial=PolicyForm.initial_for(policy))
     return render(
         request,
         "trustedpublishing/policy_edit.html",
-        {"form": form, "policy": policy, "package_count": len(package_names)},
+        {"form": form, "policy": policy, "package_count": len(form.fields["packages"].choices)},
         status=status,
     )
 

@@ -1,5 +1,6 @@
-// The API Keys page, enhanced: wipe the new key after 10 idle minutes, preview which
-// packages a glob covers, and send each form only once (portal/copy.js copies the key).
+// The API Keys page, enhanced: wipe the new key after 10 idle minutes, offer only the
+// chosen Package Owner's packages, preview which of them a glob covers, and send each
+// form only once (portal/copy.js copies the key).
 // Every feature here is optional: the page works without this script.
 (function () {
   "use strict";
@@ -72,6 +73,11 @@
     var globs = fieldset.querySelector("[data-glob-input]");
     var boxes = Array.prototype.slice.call(fieldset.querySelectorAll("[data-package-choice]"));
     var counter = fieldset.querySelector("[data-package-counter]");
+    var form = fieldset.closest("form");
+    // The Package Owner: only its packages are offered (each item names its owners).
+    var owner = form && form.querySelector("[data-package-owner]");
+    var noOwnerText = fieldset.querySelector("[data-no-owner-text]");
+    var emptyText = fieldset.querySelector("[data-owner-empty-text]");
     if (!globs || !boxes.length) {
       return;
     }
@@ -95,6 +101,15 @@
       return box.twin;
     }
 
+    function ownedByChoice(box) {
+      var item = box.closest("li");
+      var owners = item && item.dataset.owners;
+      if (!owner || owners === undefined) {
+        return true;
+      }
+      return owner.value !== "" && owners.split(" ").indexOf(owner.value) !== -1;
+    }
+
     function update() {
       var patterns = globs.value
         .split(/\r?\n/)
@@ -105,11 +120,27 @@
         .map(globToRegExp)
         .filter(Boolean);
       var selected = 0;
+      var offered = 0;
       boxes.forEach(function (box) {
+        var item = box.closest("li");
+        if (!ownedByChoice(box)) {
+          // Another owner's package: neither shown nor sent, and the user's pick
+          // comes back if they choose that owner again.
+          if (item) {
+            item.hidden = true;
+          }
+          box.disabled = true;
+          box.checked = false;
+          twin(box).disabled = true;
+          return;
+        }
+        offered += 1;
+        if (item) {
+          item.hidden = false;
+        }
         var covered = patterns.some(function (pattern) {
           return pattern.test(box.value);
         });
-        var item = box.closest("li");
         var picked = box.dataset.userChecked === "1";
         // A covered package shows checked and greyed. A disabled box is not
         // sent, so the user's own pick travels in a hidden twin: it must
@@ -124,14 +155,24 @@
           selected += 1;
         }
       });
+      var noOwner = Boolean(owner) && owner.value === "";
+      if (noOwnerText) {
+        noOwnerText.hidden = !noOwner;
+      }
+      if (emptyText) {
+        emptyText.hidden = noOwner || offered > 0;
+      }
       if (counter) {
-        counter.hidden = false;
+        counter.hidden = offered === 0;
         counter.textContent = counter.dataset.template
           .replace("__SELECTED__", String(selected))
-          .replace("__TOTAL__", String(boxes.length));
+          .replace("__TOTAL__", String(offered));
       }
     }
     globs.addEventListener("input", update);
+    if (owner) {
+      owner.addEventListener("change", update);
+    }
     update();
   }
 

@@ -177,7 +177,7 @@ class TestCreate:
             ({"packages": ["Someone.Else"]}, "packages", "Select a valid choice."),
             ({"push_type": "package:delete"}, "push_type", "Select a valid choice."),
             ({"expires_in": "1000"}, "expires_in", "Select a valid choice."),
-            ({"owner": "mallory"}, "owner", "Select a valid choice."),
+            ({"owner": "mallory"}, "owner", "You may not publish for this package owner."),
         ],
     )
     def test_bad_values_are_explained_next_to_the_field_and_nothing_is_written(
