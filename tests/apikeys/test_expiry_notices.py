@@ -307,3 +307,91 @@ def test_two_runs_at_once_send_one_email_per_user(make_key, make_user, monkeypat
     assert notices.count() == keys_each * len(owners)
     # And a third run, afterwards, has nothing left to do.
     assert send_expiry_notices().users_emailed == 0
+
+
+# --- Keys that act for an organization ----------------------------------------------
+
+
+@pytest.fixture
+def contoso(make_user, make_organization, user):
+    # Two administrators (olivia, oscar), one collaborator (alice, the fixture user).
+    oscar = make_user("oscar")
+    return make_organization("Contoso", make_user("olivia"), {oscar: "admin", user: "collaborator"})
+
+
+def recipients(mailoutbox):
+    return sorted(address for message in mailoutbox for address in message.to)
+
+
+def test_a_members_organization_key_reaches_its_creator_and_every_administrator_once(
+    make_key, user, contoso, mailoutbox, settings
+):
+    settings.SITE_URL = "https://nuget.example.com"
+    api_key = expiring_in(make_key, user, 5, name="Alice CI", package_owner=contoso.account)
+
+    summary = send_expiry_notices()
+
+    assert (summary.users_emailed, summary.keys_notified, summary.users_failed) == (3, 1, 0)
+    assert recipients(mailoutbox) == [
+        "alice@example.com",
+        "olivia@example.com",
+        "oscar@example.com",
+    ]
+    by_recipient = {message.to[0]: message for message in mailoutbox}
+    for message in mailoutbox:
+        assert (
+            message.subject
+            == "[NuGet Portal] API keys of Contoso are about to expire or have expired"
+        )
+        assert f'"Alice CI" ({api_key.hint}) is about to expire in 5 days' in message.body
+        assert "act for the organization Contoso" in message.body
+        assert "Created by alice." in message.body
+    # Administrators are sent to the organization's page, the member to their own.
+    assert (
+        "https://nuget.example.com/organization/Contoso/apikeys"
+        in by_recipient["olivia@example.com"].body
+    )
+    assert "https://nuget.example.com/account/apikeys" in by_recipient["alice@example.com"].body
+    (event,) = notices_for(api_key)
+    assert event.details["recipients"] == ["alice", "olivia", "oscar"]
+
+    # Once per state: nothing more until it expires, then once more each.
+    assert send_expiry_notices().users_emailed == 0
+    assert send_expiry_notices(now=timezone.now() + 6 * DAY).users_emailed == 3
+    assert send_expiry_notices(now=timezone.now() + 7 * DAY).users_emailed == 0
+    assert len(mailoutbox) == 6
+    assert "has expired" in mailoutbox[-1].body
+
+
+def test_an_organization_key_reaches_the_administrators_and_its_creator_once_each(
+    make_key, contoso, mailoutbox
+):
+    olivia = contoso.memberships.get(user__username="olivia").user
+    expired_since(make_key, contoso.account, DAY, name="Org release", actor=olivia)
+
+    summary = send_expiry_notices()
+
+    # Olivia made it and administers it: one email, not two. The collaborator
+    # hears nothing of keys that are not theirs.
+    assert (summary.users_emailed, summary.keys_notified) == (2, 1)
+    assert recipients(mailoutbox) == ["olivia@example.com", "oscar@example.com"]
+    for message in mailoutbox:
+        assert message.body.count('"Org release"') == 1
+        assert "Created by olivia." in message.body
+    assert send_expiry_notices().users_emailed == 0
+
+
+def test_a_user_hears_of_their_own_keys_apart_from_the_organizations(
+    make_key, user, contoso, mailoutbox
+):
+    expiring_in(make_key, user, 5, name="Own")
+    expiring_in(make_key, user, 5, name="For Contoso", package_owner=contoso.account)
+
+    send_expiry_notices()
+
+    alices = [m for m in mailoutbox if m.to == ["alice@example.com"]]
+    assert len(alices) == 2
+    own = next(m for m in alices if "Own" in m.body)
+    assert "For Contoso" not in own.body
+    assert own.subject == "[NuGet Portal] Your API key is about to expire"
+    assert send_expiry_notices().users_emailed == 0
