@@ -233,13 +233,14 @@ class TestOversight:
 
         html = client.get(page).content.decode()
         oversight = html[html.index('id="oversight"') :]
-        rows = dict(re.findall(r'<tr data-acting-key="(\d+)">(.*?)</tr>', oversight, re.S))
+        rows = dict(re.findall(r'data-acting-key="(\d+)">(.*?)</li>', oversight, re.S))
         assert set(rows) == {str(members_key.pk), str(org_key.pk)}
         row = rows[str(members_key.pk)]
-        for shown in ("Alice CI", members_key.hint, "<td>alice</td>", "Push new packages",
+        for shown in ("Alice CI", members_key.hint, "<dt>Created by</dt><dd>alice</dd>",
+                      "Push new packages",
                       "<code>Contoso.*</code>", "Never used", "/revoke"):  # fmt: skip
             assert shown in row, shown
-        assert "<td>olivia</td>" in rows[str(org_key.pk)]
+        assert "<dt>Created by</dt><dd>olivia</dd>" in rows[str(org_key.pk)]
         assert "Organization key" in rows[str(org_key.pk)]
         assert "Alice personal" not in html and "Alice for Fabrikam" not in html
 
@@ -247,7 +248,7 @@ class TestOversight:
         Membership.objects.filter(user=alice).delete()
         signed_in(client, "oscar")
         html = client.get(page).content.decode()
-        row = re.search(rf'<tr data-acting-key="{members_key.pk}">(.*?)</tr>', html, re.S)[1]
+        row = re.search(rf'data-acting-key="{members_key.pk}">(.*?)</li>', html, re.S)[1]
         assert "no longer a member" in row
 
     def test_revoking_needs_a_reason(self, client, page, members_key):

@@ -181,7 +181,7 @@ class TestTheKeyCheck:
     def test_a_members_key_is_checked_in_one_query(
         self, alice, contoso, make_key, django_assert_num_queries
     ):
-        key, value = make_key(alice, package_owner=contoso.account)
+        _, value = make_key(alice, package_owner=contoso.account)
         assert check(value).key is not None  # writes last use once
 
         with django_assert_num_queries(1):
