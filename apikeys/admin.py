@@ -145,20 +145,20 @@ _REVOCATION_FIELDS = [
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "hint", "scopes", "subjects", "created_at", "expires_at",
-                    "last_used_at", "status"]  # fmt: skip
-    list_select_related = ["owner"]
+    list_display = ["name", "owner", "package_owner", "hint", "scopes", "subjects", "created_at",
+                    "expires_at", "last_used_at", "status"]  # fmt: skip
+    list_select_related = ["owner", "package_owner"]
     list_filter = [
         StatusFilter,
         ExpiringSoonFilter,
         ("owner", admin.RelatedOnlyFieldListFilter),
         ScopeFilter,
     ]
-    search_fields = ["owner__username", "owner__email", "name", "hint"]
+    search_fields = ["owner__username", "owner__email", "package_owner__username", "name", "hint"]
     date_hierarchy = "created_at"
     actions = ["revoke_selected"]
     fieldsets = [
-        (None, {"fields": ["owner", "name", "hint", "status"]}),
+        (None, {"fields": ["owner", "package_owner", "created_by", "name", "hint", "status"]}),
         (_("Scopes"), {"fields": ["actions", "package_ids", "globs"]}),
         (_("Dates"), {"fields": ["created_at", "expires_at", "expiration_days", "last_used_at"]}),
         (_("Revocation"), {"fields": _REVOCATION_FIELDS}),

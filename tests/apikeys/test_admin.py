@@ -2,6 +2,7 @@
 selected ones with a reason, and leaked ones from pasted values."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -446,3 +447,17 @@ def test_revoking_twice_does_nothing_more(
         staff_client.post(LEAKED, post)
     assert len(mailoutbox) == 1
     assert Event.objects.filter(kind=EventKind.API_KEY_REVOKED, actor__is_staff=True).count() == 1
+
+
+def test_keys_acting_for_an_organization_show_it_and_are_found_by_it(
+    staff_client, make_user, make_organization, make_key
+):
+    alice = make_user("alice")
+    contoso = make_organization("Contoso", alice)
+    make_key(alice, package_owner=contoso.account, name="For Contoso")
+    make_key(alice, name="Own")
+
+    response = staff_client.get(CHANGELIST, {"q": "Contoso"})
+
+    assert listed(response) == {"For Contoso"}
+    assert re.search(r'class="field-package_owner[^"]*">Contoso<', response.content.decode())
