@@ -367,6 +367,8 @@ def organization_keys(request, name):
 @require_http_methods(["GET", "HEAD", "POST"])
 def organization_key_edit(request, name, pk):
     organization = selectors.organization_for_administrator(name, request.user)
+    if not has_verified_email(request.user):
+        return _unconfirmed(request)
     api_key = selectors.organization_key_get(organization, pk)
     return _edit(request, api_key, back=_organization_keys_url(organization))
 
