@@ -226,3 +226,23 @@ def test_cursor_refuses_anything_else(text):
 )
 def test_browser_summary(user_agent, summary):
     assert browser_summary(user_agent) == summary
+
+
+def test_organization_and_ownership_events_name_who_and_what(
+    signed_in_client, user, make_user, make_organization, make_package
+):
+    from accounts import services as accounts
+
+    bob = make_user("bob")
+    contoso = make_organization("Contoso", user)
+    accounts.member_invite(organization=contoso, who="bob", role="collaborator", actor=user)
+    event(user, kind=EventKind.OWNER_REMOVED, package_id="Contoso.Lib",
+          details={"owner": "carol"})  # fmt: skip
+
+    page = signed_in_client.get(URL).content.decode()
+
+    assert "Member invited" in page
+    assert "organization Contoso" in page
+    assert f"member {bob.username}" in page
+    assert "Collaborator" in page
+    assert "Contoso.Lib" in page and "owner carol" in page
