@@ -27,8 +27,18 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import may_publish_for
-from apikeys import selectors, services
+from apikeys import services
 from apikeys.forms import ApiKeyCreateForm, ApiKeyRevokeForm, PackageSelectionForm
+from apikeys.selectors import (
+    api_key_acting_for_get,
+    api_key_get_for,
+    api_key_list_for,
+    api_key_oversight_for,
+    api_key_short_lived_for,
+    organization_for_administrator,
+    organization_key_get,
+    package_owners_for,
+)
 from packages.selectors import package_names_owned_by
 
 _SPENT_SESSION_KEY = "apikeys_spent_form_tokens"
@@ -107,9 +117,9 @@ _fresh_sign_in_required = reauthentication_required(allow_get=True, enabled=_sig
 
 def _render_page(request, *, form=None, new_key=None, new_value=None, status=200):
     owner = request.user
-    api_keys = selectors.api_key_list_for(owner)
+    api_keys = api_key_list_for(owner)
     if form is None:
-        form = ApiKeyCreateForm(owners=selectors.package_owners_for(owner))
+        form = ApiKeyCreateForm(owners=package_owners_for(owner))
     now = timezone.now()
     # From Manage Packages: only the keys that cover one package.
     covering = request.GET.get("package", "").strip()
@@ -126,7 +136,7 @@ def _render_page(request, *, form=None, new_key=None, new_value=None, status=200
         "new_value": new_value,
         "expired_keys": [k for k in api_keys if not k.is_revoked and k.is_expired(now)],
         "revoked_keys": [k for k in api_keys if k.is_revoked],
-        "short_lived_keys": selectors.api_key_short_lived_for(owner),
+        "short_lived_keys": api_key_short_lived_for(owner),
         "now": now,
     }
     return render(request, "apikeys/api_keys.html", context, status=status)
@@ -176,7 +186,7 @@ def api_keys(request):
     if not _token_is_open(request):
         return _already_submitted(request, "apikeys:list")
     owner = request.user
-    form = ApiKeyCreateForm(request.POST, owners=selectors.package_owners_for(owner))
+    form = ApiKeyCreateForm(request.POST, owners=package_owners_for(owner))
     return _create(request, form, owner=owner, render_page=_render_page)
 
 
@@ -233,7 +243,7 @@ def _edit(request, api_key, *, back: str):
 def api_key_edit(request, pk):
     if not has_verified_email(request.user):
         return _unconfirmed(request)
-    api_key = selectors.api_key_get_for(request.user, pk)
+    api_key = api_key_get_for(request.user, pk)
     return _edit(request, api_key, back=reverse("apikeys:list"))
 
 
@@ -257,7 +267,7 @@ def _regenerate(request, api_key, *, back: str, render_page):
 def api_key_regenerate(request, pk):
     if not has_verified_email(request.user):
         return _unconfirmed(request)
-    api_key = selectors.api_key_get_for(request.user, pk)
+    api_key = api_key_get_for(request.user, pk)
     return _regenerate(request, api_key, back=reverse("apikeys:list"), render_page=_render_page)
 
 
@@ -265,7 +275,7 @@ def api_key_regenerate(request, pk):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def api_key_revoke(request, pk):
-    api_key = selectors.api_key_get_for(request.user, pk)
+    api_key = api_key_get_for(request.user, pk)
     if request.method == "POST":
         services.api_key_revoke(api_key=api_key, actor=request.user, request=request)
         messages.success(
@@ -290,7 +300,7 @@ def _delete(request, api_key, *, back: str):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def api_key_delete(request, pk):
-    api_key = selectors.api_key_get_for(request.user, pk)
+    api_key = api_key_get_for(request.user, pk)
     return _delete(request, api_key, back=reverse("apikeys:list"))
 
 
@@ -317,7 +327,7 @@ def _organization_page(organization):
         now = timezone.now()
         # One query for both lists: the organization's keys are among those that
         # act for it.
-        acting = selectors.api_key_oversight_for(organization, now)
+        acting = api_key_oversight_for(organization, now)
         own = [k for k in acting if k.owner_id == organization.pk and k.policy_id is None]
         context = {
             "organization": organization,
@@ -350,7 +360,7 @@ def _organization_keys_url(organization) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 @_fresh_sign_in_required
 def organization_keys(request, name):
-    organization = selectors.organization_for_administrator(name, request.user)
+    organization = organization_for_administrator(name, request.user)
     if not has_verified_email(request.user):
         return _unconfirmed(request)
     render_page = _organization_page(organization)
@@ -366,10 +376,10 @@ def organization_keys(request, name):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def organization_key_edit(request, name, pk):
-    organization = selectors.organization_for_administrator(name, request.user)
+    organization = organization_for_administrator(name, request.user)
     if not has_verified_email(request.user):
         return _unconfirmed(request)
-    api_key = selectors.organization_key_get(organization, pk)
+    api_key = organization_key_get(organization, pk)
     return _edit(request, api_key, back=_organization_keys_url(organization))
 
 
@@ -378,10 +388,10 @@ def organization_key_edit(request, name, pk):
 @require_http_methods(["GET", "HEAD", "POST"])
 @_fresh_sign_in_required
 def organization_key_regenerate(request, name, pk):
-    organization = selectors.organization_for_administrator(name, request.user)
+    organization = organization_for_administrator(name, request.user)
     if not has_verified_email(request.user):
         return _unconfirmed(request)
-    api_key = selectors.organization_key_get(organization, pk)
+    api_key = organization_key_get(organization, pk)
     return _regenerate(request, api_key, back=_organization_keys_url(organization),
                        render_page=_organization_page(organization))  # fmt: skip
 
@@ -390,8 +400,8 @@ def organization_key_regenerate(request, name, pk):
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def organization_key_delete(request, name, pk):
-    organization = selectors.organization_for_administrator(name, request.user)
-    api_key = selectors.organization_key_get(organization, pk)
+    organization = organization_for_administrator(name, request.user)
+    api_key = organization_key_get(organization, pk)
     return _delete(request, api_key, back=_organization_keys_url(organization))
 
 
@@ -401,8 +411,8 @@ def organization_key_delete(request, name, pk):
 def organization_key_revoke(request, name, pk):
     """Revoke, with a reason, any key that acts for the organization: its own, or
     a member's organization-scoped key (key oversight)."""
-    organization = selectors.organization_for_administrator(name, request.user)
-    api_key = selectors.api_key_acting_for_get(organization, pk)
+    organization = organization_for_administrator(name, request.user)
+    api_key = api_key_acting_for_get(organization, pk)
     back = _organization_keys_url(organization)
     if api_key.is_revoked:
         return redirect(back)
