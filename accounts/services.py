@@ -9,6 +9,7 @@ owners and the organization itself. An organization always keeps an administrato
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,6 +46,20 @@ def role_of(user, account) -> str | None:
         Membership.objects.filter(organization_id=account.pk, user_id=user.pk)
         .values_list("role", flat=True)
         .first()
+    )
+
+
+def with_roles(accounts, user):
+    """``accounts`` (a queryset of the user table) annotated, in the same query, with
+    ``is_organization`` and ``viewer_role``: ``role_of(user, account)`` for every row."""
+    user_pk = user.pk if getattr(user, "is_authenticated", False) else None
+    membership = Membership.objects.filter(organization_id=OuterRef("pk"), user_id=user_pk)
+    return accounts.annotate(
+        is_organization=Exists(Organization.objects.filter(account_id=OuterRef("pk"))),
+        viewer_role=Case(
+            When(pk=user_pk, then=Value(Role.ADMINISTRATOR)),
+            default=Subquery(membership.values("role")[:1]),
+        ),
     )
 
 

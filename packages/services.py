@@ -18,14 +18,13 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import conf as accounts_conf
-from accounts.models import Membership, Organization, Role
-from accounts.services import may_administer
+from accounts.models import Role
+from accounts.services import may_administer, with_roles
 from audit.events import record
 from audit.models import EventKind
 from packages import emails, ids, versions
@@ -242,23 +241,15 @@ class Owner:
 def package_owners_for(package: Package, viewer) -> list[Owner]:
     """``package``'s owners by name, each with ``viewer``'s role for it, in one query.
 
-    The role is ``accounts.services.role_of``'s, read for every owner at once: the
-    owner itself is its own administrator, a member has their membership's role.
+    The role is ``accounts.services.role_of``'s, read for every owner at once.
     """
-    viewer_pk = viewer.pk if getattr(viewer, "is_authenticated", False) else None
-    membership = Membership.objects.filter(organization_id=OuterRef("pk"), user_id=viewer_pk)
-    rows = package.owners.annotate(
-        is_organization=Exists(Organization.objects.filter(account_id=OuterRef("pk"))),
-        membership_role=Subquery(membership.values("role")[:1]),
-    ).order_by(Lower("username"))
+    rows = with_roles(package.owners.all(), viewer).order_by(Lower("username"))
     return [
         Owner(
             account=row,
             name=row.get_username(),
             is_organization=row.is_organization,
-            viewer_role=Role.ADMINISTRATOR
-            if viewer_pk is not None and row.pk == viewer_pk
-            else row.membership_role,
+            viewer_role=row.viewer_role,
         )
         for row in rows
     ]
