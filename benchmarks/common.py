@@ -366,7 +366,8 @@ def _missing(runs: dict, benchmark: str) -> list[str]:
 def _ordered(runs: dict) -> list[dict]:
     """The runs in reading order: benchmark, then SQLite before PostgreSQL; JSON from
     benchmarks the report does not know comes last rather than breaking it."""
-    benchmarks = ("keycheck", "peers", "apikeys_page", "push", "http", "read")
+    benchmarks = ("keycheck", "peers", "apikeys_page", "push", "http", "read", "search",
+                  "gallery", "s3")
 
     def position(key):
         name, vendor = key
@@ -1045,13 +1046,80 @@ def _read_section(runs: dict) -> list[str]:
     return [*lines, *(f"- {note}" for note in _missing(runs, "read"))]
 
 
+def _search_section(runs: dict) -> list[str]:
+    lines = [
+        "## Search at 100,000 packages",
+        "",
+        "`bench_search.py`: gunicorn as `gunicorn.conf.py` starts it, the search API "
+        "through HTTP, each kind from a pool of different inputs; p50 and p99 per kind.",
+        "",
+    ]
+    for vendor, run in _measured(runs, "search"):
+        rows = [
+            [row["kind"], f"`{row['example']}`", f"{row['example_total_hits']:,}",
+             ms(row["p50_ms"]), ms(row["p99_ms"]), "met" if row["met"] else "**not met**"]
+            for row in run["rows"]
+        ]  # fmt: skip
+        lines += [
+            f"{VENDOR_NAMES[vendor]}, {run['packages']:,} packages, target p99 at most "
+            f"{run['target_p99_ms']} ms:",
+            "",
+            *table(["Kind", "Example", "hits", "p50 ms", "p99 ms", "target"], rows, "llr"),
+            "",
+        ]
+    return [*lines, *(f"- {note}" for note in _missing(runs, "search"))]
+
+
+def _gallery_section(runs: dict) -> list[str]:
+    lines = [
+        "## Gallery pages at 100,000 packages",
+        "",
+        "`bench_gallery.py`: server time (gunicorn's access log) of `/packages?q=` and of "
+        "a package page with 1,000 versions and a 100 KB readme (rendered once, then "
+        "from the cache).",
+        "",
+    ]
+    for vendor, run in _measured(runs, "gallery"):
+        rows = [
+            [row["kind"], ms(row["server_p50_ms"]), ms(row["server_p99_ms"]),
+             str(row["queries"]), "met" if row["met"] else "**not met**"]
+            for row in run["rows"]
+        ]  # fmt: skip
+        lines += [
+            f"{VENDOR_NAMES[vendor]}, target p99 at most {run['target_p99_ms']} ms; the "
+            f"first view of the big package (its readme rendered): "
+            f"{ms(run['first_view_server_ms'])} ms:",
+            "",
+            *table(["Page", "server p50 ms", "p99 ms", "queries", "target"], rows, "l"),
+            "",
+        ]
+    return [*lines, *(f"- {note}" for note in _missing(runs, "gallery"))]
+
+
+def _s3_section(runs: dict) -> list[str]:
+    lines = ["## Package files in S3 (moto's server)", ""]
+    for vendor, run in _measured(runs, "s3"):
+        downloads = ", ".join(
+            f"{name.replace('_', ' ')} {value:,.0f}/s"
+            for name, value in run["downloads_per_second"].items()
+        )
+        pushes = ", ".join(
+            f"{name.replace('_', ' ')} {value:,.0f}/s"
+            for name, value in run["pushes_per_second"].items()
+        )
+        lines += [f"- {VENDOR_NAMES[vendor]}: downloads {downloads}; pushes {pushes}."]
+    if not _measured(runs, "s3"):
+        lines += ["- not run."]
+    return lines
+
+
 def _machine_section(runs: dict, command: str) -> list[str]:
     import django
 
     ordered = _ordered(runs)
     versions = {vendor: None for vendor in VENDORS}
     for run in ordered:
-        if "error" not in run:
+        if "error" not in run and "database" in run:
             versions[run["vendor"]] = run["database"]["version"]
     try:
         import psycopg
@@ -1062,7 +1130,7 @@ def _machine_section(runs: dict, command: str) -> list[str]:
     loads = ", ".join(
         f"{run['benchmark']} on {VENDOR_NAMES[run['vendor']]} {run['load_average'][0]}"
         for run in ordered
-        if "error" not in run
+        if "error" not in run and "load_average" in run
     )
     return [
         "## Machine",
@@ -1103,6 +1171,12 @@ def report(directory: Path, command: str) -> str:
         *_http_section(runs),
         "",
         *_read_section(runs),
+        "",
+        *_search_section(runs),
+        "",
+        *_gallery_section(runs),
+        "",
+        *_s3_section(runs),
         "",
         *_machine_section(runs, command),
     ]
