@@ -58,8 +58,9 @@ DOWNLOADS = Counter("portal_downloads_total", "Package (.nupkg) downloads counte
 KEY_CHECKS = Counter(
     "portal_key_checks_total",
     "API keys presented to the feed, by outcome: ok, malformed, unknown, expired, revoked, "
-    "owner_inactive, rate_limited (refused by the failure limit) and refused (a valid key "
-    "not allowed that package or action, counted besides its ok).",
+    "owner_inactive, not_member (an organization-scoped key whose owner left it), "
+    "rate_limited (refused by the failure limit) and refused (a valid key not allowed "
+    "that package or action, counted besides its ok).",
     ["outcome"],
 )
 TRUSTED_PUBLISHING = Counter(
