@@ -11,7 +11,7 @@ A term matches where it is a case-insensitive substring of the field (a whole wo
 for ``tags:`` and ``owner:``). The indexes that make that fast differ per database:
 on PostgreSQL, pg_trgm GIN indexes serve ``LIKE '%term%'``; on SQLite, an FTS5 table
 with the trigram tokenizer (``packages_searchentry_fts``, rowid = package pk)
-serves ``GLOB '*term*'``. Both come from migration 0004.
+serves terms of three characters or more. Both come from migration 0004.
 """
 
 import re
@@ -184,24 +184,19 @@ def parse_terms(q: str) -> tuple[Term, ...]:
 # --- Matching --------------------------------------------------------------------------
 
 
-def _glob_literal(text: str) -> str:
-    # GLOB's special characters, each as a one-character class.
-    return re.sub(r"([*?\[])", r"[\1]", text)
-
-
 def _contains(column: str, needle: str) -> Q:
     """Rows whose ``column`` (stored lower-cased) holds ``needle``, through the index."""
-    if connection.vendor == "sqlite":
-        # The column name comes from _FIELDS or FTS_COLUMNS, never from the request.
-        if len(needle) >= 3:
-            # A phrase of trigrams matches exactly where the text holds the needle,
-            # from the index alone; GLOB would re-read every candidate's text.
-            phrase = '"' + needle.replace('"', '""') + '"'
-            sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-            return Q(package_id__in=RawSQL(sql, [f"{column} : {phrase}"]))  # noqa: S611
-        # Shorter needles hold no trigram: GLOB scans, and is still right.
-        sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {column} GLOB %s"  # noqa: S608
-        return Q(package_id__in=RawSQL(sql, [f"*{_glob_literal(needle)}*"]))  # noqa: S611
+    # On SQLite, a needle of three characters or more goes through the FTS table: a
+    # phrase of trigrams matches exactly where the text holds the needle, from the
+    # index alone. (The column name comes from _FIELDS or FTS_COLUMNS, never from the
+    # request.) Shorter needles hold no trigram, so no index serves them, and being
+    # short they match most entries (Visual Studio searches as you type: "t", "to"):
+    # LIKE on the entry's own column scans one table once, about three times faster
+    # than scanning the FTS table and joining its rowids back.
+    if connection.vendor == "sqlite" and len(needle) >= 3:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
+        return Q(package_id__in=RawSQL(sql, [f"{column} : {phrase}"]))  # noqa: S611
     return Q(**{f"{column}__contains": needle})
 
 

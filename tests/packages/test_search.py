@@ -104,6 +104,11 @@ class TestMatching:
         assert ids("[beta]") == ["My_Lib"]
         assert ids("*") == []
         assert ids("?") == []
+        # One or two characters take another path on SQLite (no trigram to use).
+        assert ids("_") == ["My_Lib"]
+        assert ids("%") == ["My_Lib"]
+        assert ids("[") == ["My_Lib"]
+        assert ids("x") == ["MyXLib"]
 
     def test_a_quoted_phrase_matches_as_a_whole(self, add):
         add("A.One", description="fast json parser")
