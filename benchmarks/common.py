@@ -366,8 +366,17 @@ def _missing(runs: dict, benchmark: str) -> list[str]:
 def _ordered(runs: dict) -> list[dict]:
     """The runs in reading order: benchmark, then SQLite before PostgreSQL; JSON from
     benchmarks the report does not know comes last rather than breaking it."""
-    benchmarks = ("keycheck", "peers", "apikeys_page", "push", "http", "read", "search",
-                  "gallery", "s3")
+    benchmarks = (
+        "keycheck",
+        "peers",
+        "apikeys_page",
+        "push",
+        "http",
+        "read",
+        "search",
+        "gallery",
+        "s3",
+    )
 
     def position(key):
         name, vendor = key
