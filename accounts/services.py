@@ -229,7 +229,8 @@ def _user_named(who: str):
 @transaction.atomic
 def member_invite(*, organization: Organization, who: str, role: str, actor, request=None):
     """Invite the user named by ``who`` (user name or confirmed email address) with
-    ``role``; inviting again renews the invitation. Raises ValidationError on ``who``."""
+    ``role``; inviting again renews the invitation (and emails again once
+    ``conf.RESEND_AFTER`` has passed). Raises ValidationError on ``who``."""
     _require_administrator(actor, organization)
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a role.")})
@@ -239,6 +240,11 @@ def member_invite(*, organization: Organization, who: str, role: str, actor, req
     if Membership.objects.filter(organization=organization, user=invitee).exists():
         raise ValidationError({"who": _("%(name)s is already a member.") % {"name": invitee}})
     now = timezone.now()
+    previous = (
+        Invitation.objects.filter(organization=organization, user=invitee)
+        .values_list("created_at", flat=True)
+        .first()
+    )
     invitation, _created = Invitation.objects.update_or_create(
         organization=organization,
         user=invitee,
@@ -251,7 +257,8 @@ def member_invite(*, organization: Organization, who: str, role: str, actor, req
     )
     _event(EventKind.ORG_MEMBER_INVITED, organization=organization, actor=actor,
            request=request, member=invitee, role=role)  # fmt: skip
-    transaction.on_commit(lambda: emails.send_invitation(invitation))
+    if previous is None or now - previous >= conf.RESEND_AFTER:
+        transaction.on_commit(lambda: emails.send_invitation(invitation))
     return invitation
 
 

@@ -303,7 +303,8 @@ def _account_named(name: str):
 @transaction.atomic
 def ownership_request(*, package: Package, new_owner_name: str, actor, request=None):
     """Ask the user or organization named ``new_owner_name`` to co-own ``package``;
-    asking again renews the request. ``actor`` administers one of the owners
+    asking again renews the request (and emails again once
+    ``accounts.conf.RESEND_AFTER`` has passed). ``actor`` administers one of the owners
     (PermissionDenied otherwise). Raises ValidationError on ``new_owner``."""
     owners = _locked_owners(package, actor)
     recipient = _account_named(new_owner_name)
@@ -314,6 +315,11 @@ def ownership_request(*, package: Package, new_owner_name: str, actor, request=N
             {"new_owner": _("%(name)s is already an owner of this package.") % {"name": recipient}}
         )
     now = timezone.now()
+    previous = (
+        OwnershipRequest.objects.filter(package=package, new_owner=recipient)
+        .values_list("created_at", flat=True)
+        .first()
+    )
     ownership, _created = OwnershipRequest.objects.update_or_create(
         package=package,
         new_owner=recipient,
@@ -326,7 +332,8 @@ def ownership_request(*, package: Package, new_owner_name: str, actor, request=N
     _owner_event(EventKind.OWNERSHIP_REQUESTED, package=package, actor=actor, request=request,
                  subjects=[o.account for o in owners] + [recipient],
                  owner=recipient.get_username())  # fmt: skip
-    transaction.on_commit(lambda: emails.send_ownership_request(ownership))
+    if previous is None or now - previous >= accounts_conf.RESEND_AFTER:
+        transaction.on_commit(lambda: emails.send_ownership_request(ownership))
     return ownership
 
 

@@ -286,6 +286,24 @@ def test_inviting_again_renews_the_invitation(contoso, admin, bob):
     assert membership.role == Role.ADMINISTRATOR
 
 
+def test_inviting_again_emails_again_only_after_a_while(
+    contoso, admin, bob, django_capture_on_commit_callbacks, mailoutbox
+):
+    from accounts import conf
+
+    for _ in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            invitation = invite(contoso, "bob", actor=admin)
+    assert len(mailoutbox) == 1
+
+    Invitation.objects.filter(pk=invitation.pk).update(
+        created_at=timezone.now() - conf.RESEND_AFTER
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(contoso, "bob", actor=admin)
+    assert len(mailoutbox) == 2
+
+
 def test_the_invitation_email_is_sent_with_its_link(
     contoso, admin, bob, settings, django_capture_on_commit_callbacks, mailoutbox
 ):

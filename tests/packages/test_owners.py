@@ -107,13 +107,22 @@ class TestRequesting:
     ):
         first = ask(package, "bob", people["ada"], django_capture_on_commit_callbacks)
         OwnershipRequest.objects.filter(pk=first.pk).update(
-            expires_at=timezone.now() - timedelta(days=1)
+            created_at=timezone.now() - accounts_conf.RESEND_AFTER,
+            expires_at=timezone.now() - timedelta(days=1),
         )
         second = ask(package, "bob", people["ada"], django_capture_on_commit_callbacks)
         assert OwnershipRequest.objects.count() == 1
         assert second.pk == first.pk
         assert not OwnershipRequest.objects.get().is_expired()
         assert len(mailoutbox) == 2
+
+    def test_asking_again_at_once_renews_without_another_email(
+        self, package, people, django_capture_on_commit_callbacks, mailoutbox
+    ):
+        for _ in range(5):
+            ask(package, "bob", people["ada"], django_capture_on_commit_callbacks)
+        assert OwnershipRequest.objects.count() == 1
+        assert len(mailoutbox) == 1
 
 
 class TestAnswering:
