@@ -159,6 +159,8 @@ def _history_page(request, account) -> dict:
         "next_cursor": str(next_cursor) if next_cursor else "",
         "is_first_page": cursor is None,
         "history_days": HISTORY_DAYS,
+        # The pager's links: this page without its cursor.
+        "history_url": request.path,
     }
 
 

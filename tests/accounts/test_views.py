@@ -707,7 +707,7 @@ def test_administrators_see_the_organization_s_history(signed_in_client, with_bo
     page = page_of(response)
     assert "Security history of Contoso" in page
     assert "Member joined" in page and "Member invited" in page
-    assert re.search(r"<td>carol</td>\s*<td>\s*carol\s*Collaborator", page)
+    assert re.search(r"<td>carol</td>\s*<td>\s*member carol\s*Collaborator", page)
     assert "style=" not in page and "<script>" not in page
 
 
