@@ -1,7 +1,6 @@
 """Organizations' services: every rule, the audit events each change writes, the
 invitation email, and two creations racing for one name."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,6 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from accounts import services
@@ -18,6 +16,7 @@ from accounts.services import NotFound
 from audit.models import Event, EventKind
 from portal.models import UserPreference
 from portal.security import security_events_for
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -130,28 +129,6 @@ def test_creation_is_in_the_histories_of_the_organization_and_its_creator(contos
     event = Event.objects.filter(subject_user=contoso.account).get()
     assert event.actor == admin
     assert event.details["organization"] == "Contoso"
-
-
-def race(*jobs):
-    """Run the jobs at the same moment, each on its own database connection."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def run(index, job):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = job()
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

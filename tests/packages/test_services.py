@@ -3,14 +3,13 @@ nothing is left half-done. (Keys and grants: tests/feed/test_services.py.)"""
 
 import hashlib
 import io
-import threading
 
 import pytest
-from django.db import connection
 
 from packages import nupkg, services
 from packages.models import Package, PackageVersion
 from tests.nupkgs import make_nupkg
+from tests.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,28 +18,6 @@ def upload_of(data: bytes) -> services.Upload:
     return services.Upload(
         file=io.BytesIO(data), size=len(data), sha512=hashlib.sha512(data).hexdigest()
     )
-
-
-def race(*jobs):
-    """Run the jobs at the same moment, each on its own database connection."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def run(index, job):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = job()
-        except Exception as error:
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def push_job(user, data: bytes):
