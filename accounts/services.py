@@ -257,9 +257,15 @@ def member_invite(*, organization: Organization, who: str, role: str, actor, req
     )
     _event(EventKind.ORG_MEMBER_INVITED, organization=organization, actor=actor,
            request=request, member=invitee, role=role)  # fmt: skip
-    if previous is None or now - previous >= conf.RESEND_AFTER:
+    if resend_due(previous, now):
         transaction.on_commit(lambda: emails.send_invitation(invitation))
     return invitation
+
+
+def resend_due(previous_sent_at, now) -> bool:
+    """Should renewing an invitation or request sent at ``previous_sent_at`` (None:
+    never) email again? Only after ``conf.RESEND_AFTER``."""
+    return previous_sent_at is None or now - previous_sent_at >= conf.RESEND_AFTER
 
 
 def invitation_for(invitation_id: int, user) -> Invitation:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from accounts import conf as accounts_conf
 from accounts.models import Role
-from accounts.services import may_administer, with_roles
+from accounts.services import may_administer, resend_due, with_roles
 from audit.events import record
 from audit.models import EventKind
 from packages import emails, ids, versions
@@ -332,7 +332,7 @@ def ownership_request(*, package: Package, new_owner_name: str, actor, request=N
     _owner_event(EventKind.OWNERSHIP_REQUESTED, package=package, actor=actor, request=request,
                  subjects=[o.account for o in owners] + [recipient],
                  owner=recipient.get_username())  # fmt: skip
-    if previous is None or now - previous >= accounts_conf.RESEND_AFTER:
+    if resend_due(previous, now):
         transaction.on_commit(lambda: emails.send_ownership_request(ownership))
     return ownership
 
