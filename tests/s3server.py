@@ -74,9 +74,11 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def running(log_path: Path):
-    """moto's server until the block ends; fails the test if it does not start."""
-    port = servers.free_port()
+def running(log_path: Path, port: int | None = None):
+    """moto's server until the block ends, on ``port`` or a free one; fails the test if
+    it does not start. Its buckets live in its memory: a server started again on the
+    same port starts empty."""
+    port = port or servers.free_port()
     with log_path.open("a") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

@@ -1,8 +1,17 @@
-"""/health/live and /health/ready: what a load balancer sees, and each failure named."""
+"""/health/live and /health/ready: what a load balancer sees, and each failure named.
+
+Here failures are made in the test process (a query refused, Redis on a port nobody
+listens on, a folder that cannot be made, a bucket that does not exist); the real
+services stopped and hung under gunicorn are tests/soak/test_readiness_outages.py.
+"""
+
+import secrets
 
 import pytest
 from django.db import OperationalError, connection
 from django.test import override_settings
+
+from tests import s3server
 
 LIVE, READY = "/health/live", "/health/ready"
 
@@ -17,6 +26,33 @@ def _package_files(settings, tmp_path):
         },
     }
     return tmp_path / "packages"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    with s3server.running(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+def _bucket_storage(s3: s3server.S3Server, bucket: str, endpoint_url: str | None = None) -> dict:
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or s3.endpoint_url,
+            "region_name": s3server.REGION,
+            "access_key": s3server.ACCESS_KEY,
+            "secret_key": s3server.SECRET_KEY,
+            "default_acl": None,
+            "client_config": Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4",
+                retries={"mode": "standard", "max_attempts": 1},
+            ),
+        },
+    }
 
 
 def _assert_plain(response):
@@ -154,3 +190,34 @@ class TestReady:
             response = client.get(READY)
         assert b"db.internal" not in response.content
         assert "db.internal" in caplog.text
+
+
+class TestReadyOnS3:
+    def test_bucket_reachable(self, client, db, settings, s3):
+        bucket = s3.new_bucket()
+        settings.STORAGES = {**settings.STORAGES, "packages": _bucket_storage(s3, bucket)}
+        response = client.get(READY)
+        assert response.status_code == 200
+        assert response.json()["checks"] == {"database": "ok", "cache": "ok", "storage": "ok"}
+        # The probe wrote an object and deleted it.
+        assert any(r.startswith(f"PUT /{bucket}/.health-") for r in s3.requests())
+        assert s3.keys(bucket) == []
+
+    def test_missing_bucket_then_back(self, client, db, settings, s3):
+        bucket = f"packages-missing-{secrets.token_hex(4)}"
+        settings.STORAGES = {**settings.STORAGES, "packages": _bucket_storage(s3, bucket)}
+        response = client.get(READY)
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": "ok", "cache": "ok", "storage": "failed"}
+        assert response.reason_phrase == "Service Unavailable: storage not reachable"
+
+        s3.client().create_bucket(Bucket=bucket)
+        assert client.get(READY).status_code == 200
+
+    def test_store_unreachable(self, client, db, settings, s3):
+        # Port 1 on loopback: nothing listens, the connection is refused at once.
+        unreachable = _bucket_storage(s3, "packages", endpoint_url="http://127.0.0.1:1")
+        settings.STORAGES = {**settings.STORAGES, "packages": unreachable}
+        response = client.get(READY)
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": "ok", "cache": "ok", "storage": "failed"}

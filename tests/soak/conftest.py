@@ -3,7 +3,7 @@
 These tests always run on PostgreSQL, whichever database the test leg names:
 the soak test makes ``portal_soak_<hex>`` on the server SOAK_POSTGRES_URL names
 (default ``postgres://postgres@127.0.0.1:5432/postgres``) and drops it after; the
-outage test starts a private cluster it may stop. The test process never opens
+outage tests start a private cluster they may stop (``cluster``). The test process never opens
 the server's database through Django: rows are made and read by this module run
 with the server's environment, which prints one JSON line:
 
@@ -12,10 +12,15 @@ with the server's environment, which prints one JSON line:
 """
 
 import contextlib
+import glob
 import json
 import os
+import pwd
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +65,125 @@ def soak_database_url():
         )
     with servers.postgres_database(POSTGRES_URL, "portal_soak") as url:
         yield url
+
+
+# --- A private PostgreSQL cluster, which a test may stop ---------------------------
+# initdb into a temporary folder, loopback only, trust authentication, no fsync.
+
+# Loopback only and nobody else on it: trust is enough. --no-sync: a throwaway cluster.
+INITDB_OPTIONS = ("--username=postgres", "--auth=trust", "--encoding=UTF8", "--no-sync")
+PG_CTL_WAIT = ("--wait", "--timeout=30")
+
+
+def _postgres_bin() -> Path | None:
+    """The newest installed server's binaries (Debian's layout), or those on PATH."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda path: [int(n) for n in re.findall(r"\d+", Path(path).parent.parent.name)],
+    )
+    initdb = found[-1] if found else shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster in ``root``, owned by ``postgres`` when we are root
+    (the server refuses to run as root)."""
+
+    def __init__(self, bin_dir: Path, root: Path, port: int, as_postgres: bool):
+        self.bin_dir, self.root, self.port = bin_dir, root, port
+        self.data = root / "data"
+        self.prefix = ["runuser", "-u", "postgres", "--"] if as_postgres else []
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self.prefix, str(self.bin_dir / tool), *args],
+            # A folder postgres may enter, or it complains about the working directory.
+            cwd=self.root,
+            env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (
+            f"{tool} {' '.join(args)} failed:\n{done.stdout}{done.stderr}\n{self.server_log()}"
+        )
+
+    def server_log(self) -> str:
+        path = self.root / "postgres.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def init(self) -> None:
+        self._run("initdb", f"--pgdata={self.data}", *INITDB_OPTIONS)
+        settings = {
+            "port": str(self.port),
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self.root}'",
+            # A test database: speed over durability.
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+        }
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+
+    def start(self) -> None:
+        log = self.root / "postgres.log"
+        self._run("pg_ctl", "start", f"--pgdata={self.data}", f"--log={log}", *PG_CTL_WAIT)
+
+    def stop(self) -> None:
+        # fast: what an operator's restart or a failover does to open connections.
+        self._run("pg_ctl", "stop", f"--pgdata={self.data}", "--mode=fast", *PG_CTL_WAIT)
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as db:
+            db.execute(f"CREATE DATABASE {name}")
+
+
+@pytest.fixture
+def cluster():
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        unavailable(
+            "PostgreSQL's server binaries (initdb) are not installed",
+            "install them with: apt-get install -y postgresql",
+        )
+    as_postgres = os.geteuid() == 0
+    if as_postgres:
+        if shutil.which("runuser") is None:
+            unavailable(
+                "running as root, without runuser to start PostgreSQL as postgres",
+                "install util-linux, or run the tests as another user",
+            )
+        try:
+            postgres = pwd.getpwnam("postgres")
+        except KeyError:
+            unavailable(
+                "running as root, with no postgres user to start PostgreSQL as",
+                "install it with: apt-get install -y postgresql",
+            )
+    # Not under tmp_path: pytest makes its folders private to us, and postgres must enter.
+    root = Path(tempfile.mkdtemp(prefix="portal-outage-pg-"))
+    if as_postgres:
+        os.chown(root, postgres.pw_uid, postgres.pw_gid)
+    cluster = PrivateCluster(bin_dir, root, servers.free_port(), as_postgres)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster.running():
+            with contextlib.suppress(AssertionError):
+                cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- The portal under gunicorn ------------------------------------------------
