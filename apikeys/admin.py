@@ -129,6 +129,7 @@ class LeakedValuesForm(forms.Form):
         ),
     )
 
+    @sensitive_variables()
     def clean_values(self):
         values = self.cleaned_data["values"]
         if leaks.count_values(values) > MAX_LEAKED_VALUES:

@@ -130,6 +130,7 @@ def _parse_lines(text: str) -> list[tuple[int, str | None, str]]:
     return entries
 
 
+@sensitive_variables()
 def count_values(text: str) -> int:
     """How many values ``text`` holds: its non-blank lines."""
     return sum(1 for line in text.splitlines() if line.strip())

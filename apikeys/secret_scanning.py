@@ -184,6 +184,7 @@ def public_keys() -> dict[str, ec.EllipticCurvePublicKey]:
     return found
 
 
+@sensitive_variables()
 def verify(body: bytes, key_identifier: str, signature: str) -> None:
     """Return if ``signature`` is GitHub's signature of ``body``; raise Refusal if not."""
     if not key_identifier or not signature:
@@ -306,6 +307,7 @@ def _refuse(request, refusal: Refusal, key_identifier: str = "") -> HttpResponse
     return JsonResponse({"error": refusal.error}, status=refusal.status)
 
 
+@sensitive_variables()
 def _read_body(request) -> bytes:
     """The raw body, at most ``max_body_size()`` bytes; Refusal (413) beyond.
 

@@ -115,6 +115,9 @@ _fresh_sign_in_required = reauthentication_required(allow_get=True, enabled=_sig
 # --- Pages ---------------------------------------------------------------------
 
 
+# Every variable, not only new_value: the template's context holds the value too,
+# in Django's own frames below this one.
+@sensitive_variables()
 def _render_page(request, *, form=None, new_key=None, new_value=None, status=200):
     owner = request.user
     api_keys = api_key_list_for(owner)
@@ -148,7 +151,7 @@ def _unconfirmed(request):
     )
 
 
-@sensitive_variables("plaintext")
+@sensitive_variables()
 def _create(request, form, *, owner, render_page):
     """Create the key the valid-looking ``form`` describes, owned by ``owner``, and
     render the page with its value, or with the form's errors."""
@@ -247,7 +250,7 @@ def api_key_edit(request, pk):
     return _edit(request, api_key, back=reverse("apikeys:list"))
 
 
-@sensitive_variables("plaintext")
+@sensitive_variables()
 def _regenerate(request, api_key, *, back: str, render_page):
     if request.method == "POST":
         if not _token_is_open(request):
@@ -320,6 +323,7 @@ def _organization_page(organization):
     """The organization's page renderer, in the shape ``_create`` and
     ``_regenerate`` call."""
 
+    @sensitive_variables()
     def render_page(request, *, form=None, new_key=None, new_value=None, status=200):
         keys_url = reverse("apikeys:organization_keys", args=[organization.get_username()])
         if form is None:

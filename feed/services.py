@@ -7,6 +7,8 @@ owns it) and records each refusal with its reason. The registry's services below
 (``packages.services``) take plain values and know nothing of keys.
 """
 
+from django.views.decorators.debug import sensitive_variables
+
 from apikeys.authentication import Failure, check
 from apikeys.scopes import Action
 from audit import metrics
@@ -44,6 +46,7 @@ class Refused(Exception):
         self.reason = reason
 
 
+@sensitive_variables()
 def key_check(raw_key: str, *, request):
     """The usable key ``raw_key`` names; raises KeyMissing, KeyRefused or TooManyFailures."""
     if not raw_key:

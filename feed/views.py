@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from apikeys.models import days_left, expires_soon
@@ -58,7 +59,11 @@ def service_index(request):
 def api_key_required(view):
     """Answer 401, 403 or 429 unless the request carries a usable key, else pass it on."""
 
+    # Only ``raw``, by name: hiding every variable here would hide those of every
+    # frame below too (the view, the registry's push), which hold no key and
+    # which an operator debugging a push needs.
     @functools.wraps(view)
+    @sensitive_variables("raw")
     def wrapper(request, *args, **kwargs):
         raw = request.headers.get("X-NuGet-ApiKey", "").strip()
         try:

@@ -5,7 +5,8 @@ a pepper: every function that holds one hides its own variables.
 Each test makes something fail inside a path that holds a secret, through a
 public seam (the database refusing queries, a setting that cannot be read, a
 wrong argument), builds the HTML report from that exception, and looks for the
-secret in every form it could take.
+secret in every form it could take. Requests over HTTP build it as Django's
+logged error does: from the request and every frame, the view's callers included.
 """
 
 import contextlib
@@ -20,6 +21,9 @@ from django.views.debug import ExceptionReporter
 from apikeys import conf, keys, leaks
 from apikeys.authentication import authenticate, check
 from apikeys.services import api_key_regenerate
+from tests.conftest import PASSWORD
+from tests.nupkgs import make_nupkg, multipart
+from tests.trustedpublishing.conftest import issuer, local_issuer, make_policy  # noqa: F401
 
 HIDDEN = "********************"
 PEPPER = "a-pepper-nobody-may-read"
@@ -47,6 +51,13 @@ def html_report(exc_info, request=None) -> str:
     # The report pretty-prints long values over several lines ('abc'\n 'def'):
     # join the pieces again, so that a secret cut in two is still found.
     return re.sub(r"['\"]\n\s*b?['\"]", "", report)
+
+
+def logged_report(caplog) -> str:
+    """The report Django's error email is built from: the logged request and
+    exception, every frame from the handler down."""
+    [logged] = [record for record in caplog.records if record.exc_info]
+    return html_report(logged.exc_info, logged.request)
 
 
 def report_of(call, *args, **kwargs) -> str:
@@ -100,6 +111,22 @@ def fail_queries(matching: str):
     return wrapper
 
 
+def fail_after(done: str, matching: str):
+    """An execute wrapper under which, once a query containing ``done`` has run,
+    every query containing ``matching`` fails."""
+    seen = False
+
+    def wrapper(execute, sql, params, many, context):
+        nonlocal seen
+        if seen and matching in sql:
+            raise OperationalError("the database went away")
+        result = execute(sql, params, many, context)
+        seen = seen or done in sql
+        return result
+
+    return wrapper
+
+
 # --- the key check ----------------------------------------------------------------
 
 
@@ -113,6 +140,27 @@ def test_a_failure_inside_the_key_check_hides_the_key(user, make_key, settings, 
 
     assert "the database went away" in report
     assert_hidden(report, plaintext, PEPPER, frames=(entry.__name__,))
+
+
+@pytest.mark.parametrize("method, path", [("PUT", ""), ("DELETE", "Contoso.Core/1.0.0")])
+def test_a_failure_inside_the_key_check_of_a_request_hides_the_key(
+    client, user, make_key, settings, caplog, method, path
+):
+    settings.APIKEYS_PEPPER = PEPPER
+    _, value = make_key(user)
+    body, content_type = multipart(make_nupkg("Contoso.Core", "1.0.0"))
+    client.raise_request_exception = False
+
+    with connection.execute_wrapper(fail_queries('"apikeys_apikey"')):
+        response = client.generic(
+            method, f"/api/v2/package/{path}", body, content_type, headers={"X-NuGet-ApiKey": value}
+        )
+
+    assert response.status_code >= 500
+    report = logged_report(caplog)
+    assert "the database went away" in report
+    # The header, the protocol's check of it, and the key check it calls.
+    assert_hidden(report, value, PEPPER, frames=("wrapper", "key_check", "check"))
 
 
 # --- digests and peppers ----------------------------------------------------------
@@ -179,9 +227,7 @@ def test_a_failure_on_the_leak_page_hides_the_pasted_keys(
         response = client.post(LEAKED, {"values": value, "verify": "Verify"})
 
     assert response.status_code >= 500
-    # What Django's error email is built from: the logged request and exception.
-    [logged] = [record for record in caplog.records if record.exc_info]
-    report = html_report(logged.exc_info, logged.request)
+    report = logged_report(caplog)
     assert "the database went away" in report
     assert_hidden(report, value, PEPPER, frames=("find_leaked", "keys_for_values"))
 
@@ -221,3 +267,104 @@ def test_a_failure_while_regenerating_under_unreadable_peppers_hides_them(user, 
 
     assert "a pepper setting that cannot be read" in report
     assert_hidden(report, PEPPER, OLD_PEPPER, frames=("_set_new_secret", "digests", "peppers"))
+
+
+# --- the API Keys pages -------------------------------------------------------------
+# The new value is in the page's context from the service's return to the response:
+# a query that fails while the page is built must not show it.
+
+
+@pytest.fixture
+def pages(client, make_user, make_organization, make_key):
+    """A user who administers an organization, signed in through the form (the
+    pages ask for a recent sign-in), with a key of their own and one of the
+    organization's."""
+    olivia = make_user("olivia")
+    contoso = make_organization("Contoso", olivia)
+    client.post("/users/account/LogOn", {"login": "olivia", "password": PASSWORD})
+    client.raise_request_exception = False
+    own, _ = make_key(olivia)
+    organization_key, _ = make_key(contoso.account, actor=olivia)
+    return {
+        "user": ("/account/apikeys", "olivia", own),
+        "organization": ("/organization/Contoso/apikeys", "Contoso", organization_key),
+    }
+
+
+def form_token(client, url) -> str:
+    return re.search(r'name="form_token" value="([^"]+)"', client.get(url).content.decode())[1]
+
+
+@pytest.mark.parametrize("page", ["user", "organization"])
+def test_a_failure_after_a_key_is_created_hides_its_value(client, pages, settings, caplog, page):
+    settings.APIKEYS_PEPPER = PEPPER
+    url, owner, _ = pages[page]
+    data = {
+        "form_token": form_token(client, url),
+        "name": "Build server",
+        "owner": owner,
+        "expires_in": "365",
+        "push": "on",
+        "push_type": "package:push",
+        "globs": "Contoso.*",
+    }
+
+    # The key's row is in; listing the keys on the page that shows its value fails.
+    with connection.execute_wrapper(fail_after('INSERT INTO "apikeys_apikey"', '"apikeys_apikey"')):
+        response = client.post(url, data)
+
+    assert response.status_code >= 500
+    report = logged_report(caplog)
+    assert "the database went away" in report
+    render = "_render_page" if page == "user" else "render_page"
+    assert_hidden(report, PEPPER, frames=("_create", render))
+
+
+@pytest.mark.parametrize("page", ["user", "organization"])
+def test_a_failure_after_a_key_is_regenerated_hides_its_value(
+    client, pages, settings, caplog, page
+):
+    settings.APIKEYS_PEPPER = PEPPER
+    url, _, api_key = pages[page]
+    regenerate = f"{url}/{api_key.pk}/regenerate"
+    data = {"form_token": form_token(client, regenerate)}
+
+    with connection.execute_wrapper(fail_after('UPDATE "apikeys_apikey"', '"apikeys_apikey"')):
+        response = client.post(regenerate, data)
+
+    assert response.status_code >= 500
+    report = logged_report(caplog)
+    assert "the database went away" in report
+    render = "_render_page" if page == "user" else "render_page"
+    assert_hidden(report, PEPPER, frames=("_regenerate", render))
+
+
+# --- trusted publishing ---------------------------------------------------------------
+
+
+def test_a_failure_after_a_key_is_minted_hides_it_and_the_token(
+    client,
+    user,
+    issuer,  # noqa: F811 - the fixture imported above
+    make_policy,  # noqa: F811 - the fixture imported above
+    settings,
+    caplog,
+):
+    settings.APIKEYS_PEPPER = PEPPER
+    make_policy(user)
+    token = issuer.token("github", settings.TRUSTED_PUBLISHING_AUDIENCE)
+    client.raise_request_exception = False
+
+    # The minted key's row is in; its audit event fails.
+    with connection.execute_wrapper(fail_after('INSERT INTO "apikeys_apikey"', '"audit_event"')):
+        response = client.post(
+            "/api/v2/token",
+            {"username": user.username, "tokenType": "ApiKey"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "NuGet CI/1.0"},
+        )
+
+    assert response.status_code >= 500
+    report = logged_report(caplog)
+    assert "the database went away" in report
+    assert_hidden(report, token, PEPPER, frames=("token", "token_exchange", "_mint"))
