@@ -12,17 +12,22 @@ variable (``runserver``, the test suite) the values live in the process.
 
 Other modules call one small function each (``push_counted``, ``download_counted``,
 ``key_checked``, ``key_refused``, ``trusted_publishing_exchanged``); the request counts and the
-latency come from ``portal.middleware``. With ``METRICS_ENABLED`` off every one of
-them returns at once and ``/metrics`` answers 404.
+latency come from ``portal.middleware``; the database connections are followed through
+Django's signals, and ``db_connections_counted``, which the gunicorn worker calls once it
+has closed a client connection's database connections. With ``METRICS_ENABLED`` off
+every one of them returns at once and ``/metrics`` answers 404.
 
 ``key_checked`` also leaves the presented key's owner and hint (never its value)
 in the request's log fields (``audit.logfields``).
 """
 
 import functools
+import threading
 import time
+import weakref
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db.backends.signals import connection_created
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -73,6 +78,14 @@ DB_CONNECTIONS = Counter(
     "Database connections opened: one per client connection that uses the database "
     "(kept up to CONN_MAX_AGE seconds), the connection load the database sees.",
     ["alias", "vendor"],
+)
+DB_CONNECTIONS_OPEN = Gauge(
+    "portal_db_connections_open",
+    "Database connections open now, all workers together: one per client connection "
+    "that has used the database, closed when the client goes (or at a request once "
+    "older than CONN_MAX_AGE).",
+    ["alias", "vendor"],
+    multiprocess_mode="livesum",
 )
 
 # What each exception a push can raise means, by class name: the publish code
@@ -147,12 +160,46 @@ def trusted_publishing_exchanged(result: str) -> None:
         TRUSTED_PUBLISHING.labels(result).inc()
 
 
+# Every database connection wrapper of this process that has connected (one per alias
+# and thread, or greenlet under gevent), forgotten once garbage. Django has no signal
+# for a close: a wrapper whose ``connection`` is None again has closed its connection.
+_WRAPPERS: weakref.WeakSet = weakref.WeakSet()
+_WRAPPERS_LOCK = threading.Lock()
+_OPEN_LABELS: set[tuple[str, str]] = set()
+
+
+def db_connections_counted(**kwargs) -> None:
+    """Set ``DB_CONNECTIONS_OPEN`` to the connections this process holds open now.
+
+    Called when a connection opens, when a request has finished (after Django's own
+    receiver has closed the connections that were too old or broken), when the
+    gunicorn worker has closed a client connection's connections, and before a scrape.
+    """
+    if not enabled():
+        return
+    with _WRAPPERS_LOCK:
+        wrappers = list(_WRAPPERS)
+        counts = dict.fromkeys(_OPEN_LABELS, 0)
+        for wrapper in wrappers:
+            labels = (wrapper.alias, wrapper.vendor)
+            counts[labels] = counts.get(labels, 0) + (wrapper.connection is not None)
+        _OPEN_LABELS.update(counts)
+    for labels, count in counts.items():
+        DB_CONNECTIONS_OPEN.labels(*labels).set(count)
+
+
 def _connection_opened(sender, connection, **kwargs) -> None:
     if enabled():
         DB_CONNECTIONS.labels(connection.alias, connection.vendor).inc()
+        with _WRAPPERS_LOCK:
+            _WRAPPERS.add(connection)
+        db_connections_counted()
 
 
 connection_created.connect(_connection_opened, dispatch_uid="audit.metrics.connection_opened")
+# Connected after django.db's close_old_connections (connected when django.db is
+# imported), so it counts what that left open.
+request_finished.connect(db_connections_counted, dispatch_uid="audit.metrics.db_connections")
 
 
 class InProgress:

@@ -22,4 +22,7 @@ class Worker(GeventWorker):
             # application, and Django is set up only in the worker.
             from django.db import connections
 
+            from audit.metrics import db_connections_counted
+
             connections.close_all()
+            db_connections_counted()

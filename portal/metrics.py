@@ -25,7 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from audit.metrics import enabled
+from audit.metrics import db_connections_counted, enabled
 
 
 def _registry():
@@ -83,4 +83,6 @@ def metrics_view(request):
         response = HttpResponse("Forbidden\n", status=403, content_type="text/plain; charset=utf-8")
         response.reason_phrase = "Forbidden: metrics are not served to this client"
         return response
+    # This worker's open connections as of now; the others' as of their last request.
+    db_connections_counted()
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -1,15 +1,18 @@
 """/metrics: who may read it, and that its counters follow what the portal does."""
 
 import concurrent.futures
+import http.client
 import os
 import signal
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from apikeys import keys
@@ -245,6 +248,20 @@ class TestOthers:
         vendor = connection.vendor
         assert moved("portal_db_connections_opened_total", alias="default", vendor=vendor) == 1
 
+    @pytest.mark.django_db(transaction=True)
+    def test_database_connections_open_now(self, client):
+        labels = {"alias": "default", "vendor": connection.vendor}
+        connection.close()
+        assert value(scrape(client), "portal_db_connections_open", **labels) == 0
+        # The test client leaves the connection the request opened open, as a
+        # keep-alive client's requests do under gunicorn.
+        assert client.get("/health/ready").status_code == 200
+        assert value(scrape(client), "portal_db_connections_open", **labels) == 1
+        assert client.get("/health/ready").status_code == 200
+        assert value(scrape(client), "portal_db_connections_open", **labels) == 1
+        connection.close()
+        assert value(scrape(client), "portal_db_connections_open", **labels) == 0
+
 
 # --- Under gunicorn, several workers ------------------------------------------------
 
@@ -262,23 +279,62 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _health_count(portal) -> float:
+def _scrape(portal) -> dict:
     answer = portal.request(METRICS)
     assert answer.status == 200, answer
     samples = {}
     for family in text_string_to_metric_families(answer.body.decode()):
         for sample in family.samples:
             samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def _health_count(portal) -> float:
     return value(
-        samples, "portal_http_requests_total", route="health_live", method="GET", status="200"
+        _scrape(portal),
+        "portal_http_requests_total",
+        route="health_live",
+        method="GET",
+        status="200",
+    )
+
+
+def _connections_open(folder: Path) -> float:
+    """Database connections open in all workers together, as their files say: read
+    here, not through /metrics, whose worker would count its own afresh."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(folder))
+    return sum(
+        sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "portal_db_connections_open"
     )
 
 
 @pytest.mark.slow
 def test_counts_add_up_across_gunicorn_workers(tmp_path):
     """Each worker counts in its own files; any worker's scrape adds up all of them,
-    those of workers that have since exited included."""
+    those of workers that have since exited included. The open database connections
+    of each worker's clients add up too, and fall as the clients go."""
     with running_portal(tmp_path, workers=3, METRICS_ENABLED="true") as portal:
+        # A keep-alive client holds a database connection in its worker; once the
+        # client goes the worker closes it, and the workers' gauges add up to zero.
+        folder = tmp_path / "prometheus"
+        assert _connections_open(folder) == 0
+        client = http.client.HTTPConnection(urllib.parse.urlsplit(portal.base).netloc, timeout=30)
+        for _ in range(3):
+            client.request("GET", "/health/ready")
+            answer = client.getresponse()
+            answer.read()
+            assert answer.status == 200
+            assert _connections_open(folder) == 1
+        client.close()
+        deadline = time.monotonic() + 10
+        while _connections_open(folder) != 0:
+            assert time.monotonic() < deadline, portal.log()
+            time.sleep(0.1)
+
         # Whatever the start-up wait asked before a worker was ready.
         before = _health_count(portal)
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
@@ -299,6 +355,5 @@ def test_counts_add_up_across_gunicorn_workers(tmp_path):
         assert _health_count(portal) - before == 69.0
 
         # child_exit marked the old workers dead: their live gauges are gone.
-        folder = tmp_path / "prometheus"
         live = {int(f.stem.rsplit("_", 1)[1]) for f in folder.glob("gauge_livesum_*.db")}
         assert live and not live & old
