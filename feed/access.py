@@ -135,7 +135,7 @@ def read_scope(request) -> Grant | None:
     return reader.grant
 
 
-class PrivateCacheMiddleware:
+def private_marked(request, response):
     """On a private feed, a read answer is for its reader alone.
 
     The flat container marks package files ``public`` for a year, which lets a
@@ -144,13 +144,18 @@ class PrivateCacheMiddleware:
     through ``read_denied`` becomes ``private`` and varies on both ways of sending
     a key.
     """
+    if _READER in request.__dict__:
+        patch_cache_control(response, private=True)
+        patch_vary_headers(response, ("Authorization", "X-NuGet-ApiKey"))
+    return response
+
+
+class PrivateCacheMiddleware:
+    """``private_marked`` for every answer (the package downloads that
+    ``feed.flatcontainer.PackageDownloadMiddleware`` answers call it themselves)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        if _READER in request.__dict__:
-            patch_cache_control(response, private=True)
-            patch_vary_headers(response, ("Authorization", "X-NuGet-ApiKey"))
-        return response
+        return private_marked(request, self.get_response(request))

@@ -13,11 +13,12 @@ signed-in person, so they decide who may act themselves, with accounts' roles.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -100,6 +101,55 @@ def version_find(package_id: str, version: str) -> PackageVersion | None:
     )
     if found is not None:
         found.package = package
+    return found
+
+
+class StoredFile(NamedTuple):
+    """What serving one version's files needs: its row's keys, its file and its digest."""
+
+    pk: int
+    package_id: int
+    normalized_version: str
+    sha512: str
+    size: int
+    file_name: str
+    pushed_at: datetime
+    readme_path: str
+    icon_path: str
+
+
+# One raw SELECT with named parameters: every restore downloads every package
+# through it, and the ORM's query building costs about ten times the query's own
+# time here (1.1 ms against 0.07 ms on SQLite, measured in process). Both
+# comparisons are what the unique indexes on LOWER(name) and (package,
+# LOWER(normalized_version)) hold. At most one row matches, so no ORDER BY.
+_STORED_FILE_SQL = (
+    "SELECT v.id, v.package_id, v.normalized_version, v.sha512, v.size, v.file_name, "
+    "v.pushed_at, v.readme_path, v.icon_path "
+    "FROM packages_packageversion v JOIN packages_package p ON p.id = v.package_id "
+    "WHERE LOWER(p.name) = %(package_id)s AND LOWER(v.normalized_version) = %(version)s"
+)
+
+
+def stored_file(package_id: str, version: str) -> StoredFile | None:
+    """The file facts of that version of that package (``1.0`` finds ``1.0.0``, IDs
+    and versions compared without case), unlisted versions included; or None."""
+    parsed = versions.parse(version)
+    if parsed is None or not ids.is_valid(package_id):
+        # An invalid ID may hold bytes PostgreSQL refuses in a query (NUL).
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STORED_FILE_SQL,
+            {"package_id": package_id.lower(), "version": parsed.normalized.lower()},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found = StoredFile(*row)
+    if timezone.is_naive(found.pushed_at):
+        # A raw cursor gets SQLite's timestamps as naive UTC, PostgreSQL's aware.
+        found = found._replace(pushed_at=found.pushed_at.replace(tzinfo=UTC))
     return found
 
 

@@ -71,6 +71,9 @@ MIDDLEWARE = [
     "portal.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Package downloads are answered here, as whitenoise answers static files:
+    # the middleware below serves pages (feed/flatcontainer.py).
+    "feed.flatcontainer.PackageDownloadMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language: the language cookie (set by the footer's switcher), else the
     # browser's Accept-Language, else LANGUAGE_CODE. URLs carry no language prefix.

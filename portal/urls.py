@@ -21,6 +21,9 @@ urlpatterns = [
     path("health/live", health.live, name="health_live"),
     path("health/ready", health.ready, name="health_ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # The feed next: NuGet clients make most of the requests, and URLs are tried
+    # in order. Its paths (v3/..., api/v2/...) overlap no page's.
+    path("", include("feed.urls")),
     path("", views.home, name="home"),
     path("users/account/LogOn", views.log_on, name="account_login"),
     path("users/account/Register", views.register, name="account_signup"),
@@ -37,7 +40,6 @@ urlpatterns = [
     ),
     path("", include("apikeys.urls")),
     path("", include("trustedpublishing.urls")),
-    path("", include("feed.urls")),
     path("", include("packages.urls")),
     # Ours first, under Django's name and path: it also stores a signed-in user's choice.
     path("i18n/setlang/", languages.set_language, name="set_language"),

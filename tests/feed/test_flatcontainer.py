@@ -264,6 +264,23 @@ class TestDownloadCounts:
         assert downloads.flush() == 0
         assert self.counts() == (3, {"1.0.0": 2, "2.0.0": 1})
 
+    def test_downloads_pass_only_the_outer_middleware(self, client, publish):
+        # Answered like a static file, before sessions, the language and the page
+        # headers; the request ID and the security headers still come.
+        publish("Contoso.Core", "1.0.0")
+        headers = {"Accept-Language": "it"}
+        response = client.get(self.url(), headers=headers)
+        assert response.status_code == 200
+        assert response["X-Request-ID"]
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert "Content-Security-Policy" not in response
+        assert "Vary" not in response
+        # The other files of the flat container go through the whole stack.
+        nuspec = client.get(f"{BASE}/contoso.core/1.0.0/contoso.core.nuspec", headers=headers)
+        assert nuspec.status_code == 200
+        assert "Content-Security-Policy" in nuspec
+        assert "Accept-Language" in nuspec["Vary"]
+
     def test_a_download_costs_one_query(self, client, publish, django_assert_num_queries):
         publish("Contoso.Core", "1.0.0")
         with django_assert_num_queries(1):
