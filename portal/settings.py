@@ -152,6 +152,10 @@ if _cache_url:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "portal"),
+            # A Redis that stops answering (frozen, or a network that drops packets)
+            # fails the request that waits on it after two seconds, instead of
+            # holding it, and the worker, for as long as TCP waits.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:

@@ -118,3 +118,30 @@ def test_check_deploy_warns_without_https(tmp_path):
     assert result.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert warning in result.stderr
+
+
+SILENT_REDIS = """
+import time, django
+django.setup()
+from django.core.cache import cache
+began = time.monotonic()
+try:
+    cache.get("probe")
+except Exception as error:
+    print(type(error).__name__, round(time.monotonic() - began, 1))
+"""
+
+
+def test_a_redis_that_never_answers_fails_a_request_within_seconds(tmp_path):
+    # It accepts the connection (the kernel does, from the backlog) and says nothing.
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        result = run(["-c", SILENT_REDIS], tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    assert result.returncode == 0, result.stderr
+    error, seconds = result.stdout.split()
+    assert error == "TimeoutError"
+    assert float(seconds) < 5
