@@ -103,11 +103,12 @@ def database_facts() -> dict:
 
 
 def analyze() -> None:
-    """Fresh planner statistics after a bulk load, as autovacuum would give a live site."""
+    """What autovacuum gives a live site after a bulk load: fresh planner statistics
+    and, on PostgreSQL, the visibility map that lets a count read an index alone."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 # --- Timing -----------------------------------------------------------------------
