@@ -1,4 +1,5 @@
-"""``record()``: the one way to write an audit event."""
+"""``record()``: the one way to write an audit event; ``package_refusal_record()``
+for the refusals that several layers write."""
 
 from allauth.account.adapter import get_adapter
 from django.core.exceptions import PermissionDenied
@@ -48,4 +49,33 @@ def record(
         ip=client_ip(request) if request is not None else None,
         user_agent=(request.headers.get("User-Agent", "") if request else "")[:USER_AGENT_MAX],
         details=details or {},
+    )
+
+
+def package_refusal_record(
+    *,
+    actor,
+    action: str,
+    code: str,
+    reason: str,
+    api_key=None,
+    package_id: str = "",
+    version: str = "",
+    request=None,
+) -> Event:
+    """The one writer of ``package:refused`` events: ``actor`` was turned away from
+    ``action`` (``push``, ``unlist``, ``read``, ``upload``...) on a package, with
+    ``api_key`` (anything with ``pk`` and ``hint``) when a key was used. ``code``
+    and ``reason`` say why, for the audit log only. The protocol layer (a key's
+    grant) and the web Upload (ownership, an existing version) both call it.
+    """
+    return record(
+        EventKind.PACKAGE_REFUSED,
+        actor=actor,
+        subject_user=actor,
+        api_key=api_key,
+        package_id=package_id,
+        package_version=version,
+        request=request,
+        details={"action": action, "code": code, "reason": reason},
     )

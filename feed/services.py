@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from apikeys.authentication import Failure, check
 from apikeys.scopes import Action
 from audit import metrics
-from audit.events import client_ip, record
+from audit.events import client_ip, package_refusal_record, record
 from audit.models import EventKind
 from feed import ratelimit, uploads
 from packages import conf as packages_conf
@@ -88,17 +88,10 @@ def _record_key_failure(outcome, request, **details) -> None:
 def refusal_record(
     *, api_key, action: str, code: str, reason: str, package_id="", version="", request=None
 ) -> None:
-    """The one writer of ``package:refused`` events: a key was used and turned away."""
-    record(
-        EventKind.PACKAGE_REFUSED,
-        actor=api_key.owner,
-        subject_user=api_key.owner,
-        api_key=api_key,
-        package_id=package_id,
-        package_version=version,
-        request=request,
-        details={"action": action, "code": code, "reason": reason},
-    )
+    """A key was used and turned away: its owner is the actor."""
+    package_refusal_record(actor=api_key.owner, api_key=api_key, action=action, code=code,
+                           reason=reason, package_id=package_id, version=version,
+                           request=request)  # fmt: skip
 
 
 @metrics.push_counted

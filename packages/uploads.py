@@ -36,8 +36,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.utils.translation import gettext as _
 
 from accounts.services import may_publish_for
-from audit.events import record
-from audit.models import EventKind
+from audit.events import package_refusal_record
 from packages import conf, nupkg
 from packages import services as registry
 
@@ -274,15 +273,9 @@ def _exists(package_id: str, version: str) -> Refused:
 
 def refusal_record(*, user, refused: Refused, request) -> None:
     """Audit an upload refused for ownership or an existing version."""
-    record(
-        EventKind.PACKAGE_REFUSED,
-        actor=user,
-        subject_user=user,
-        package_id=refused.package_id,
-        package_version=refused.version,
-        request=request,
-        details={"action": "upload", "code": refused.code, "reason": refused.reason},
-    )
+    package_refusal_record(actor=user, action="upload", code=refused.code, reason=refused.reason,
+                           package_id=refused.package_id, version=refused.version,
+                           request=request)  # fmt: skip
 
 
 def upload_submit(*, pending: Pending, user, request, owner=None) -> registry.PackageVersion:
