@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from packages.models import Package, PackageVersion
+from packages.storage import package_storage
 from tests import s3server, servers
 from tests.feed.conftest import multipart
 from tests.nupkgs import make_nupkg
@@ -192,6 +193,29 @@ def test_a_leftover_with_no_row_is_replaced_by_the_next_push(client, store, key)
     store.put(CANONICAL, b"PK\x03\x04 a leftover")
     data = make_nupkg("Contoso.Core", "1.0.0")
     assert push(client, key, data).status_code == 201
+    assert store.names() == [CANONICAL]
+    assert store.read(CANONICAL) == data
+
+
+@pytest.mark.parametrize("leftover", [False, True])
+def test_a_push_writes_another_name_and_moves_the_whole_file_into_place(
+    client, key, settings, tmp_path, leftover
+):
+    # A worker killed while writing must leave nothing at the name clients
+    # download: the bytes go under another name, and only a rename (which writes
+    # nothing) puts the whole file at its canonical name, over any leftover.
+    store = FolderStore(tmp_path / "packages")
+    recording = {**store.options(), "BACKEND": "tests.packages.recording_storage.RecordingStorage"}
+    settings.STORAGES = {**settings.STORAGES, "packages": recording}
+    if leftover:
+        store.put(CANONICAL, b"PK\x03\x04 a leftover")
+    data = make_nupkg("Contoso.Core", "1.0.0")
+
+    assert push(client, key, data).status_code == 201
+
+    [written] = package_storage().written
+    assert written != CANONICAL
+    assert written.startswith("contoso.core/1.0.0/")
     assert store.names() == [CANONICAL]
     assert store.read(CANONICAL) == data
 
