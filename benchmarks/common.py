@@ -1123,6 +1123,24 @@ def _s3_section(runs: dict) -> list[str]:
     return lines
 
 
+def _cpu_reference(runs: dict) -> list[str]:
+    """How fast this machine's CPU is, from a row that is a loop in C: the PBKDF2
+    verify of section 1 on SQLite. Figures in milliseconds move with it, ratios
+    much less; compare it before comparing two runs' absolute figures."""
+    run = runs.get(("keycheck", "sqlite"))
+    if not run or "error" in run:
+        return []
+    rows = {row["id"]: row for row in run["rows"]}
+    if "pbkdf2" not in rows:
+        return []
+    iterations = run["hashers"]["pbkdf2"]["iterations"]
+    return [
+        f"- CPU reference: one PBKDF2-SHA256 verify of {iterations:,} iterations (section 1, "
+        f"row (e), SQLite) took {rows['pbkdf2']['median_us'] / 1000:,.0f} ms; absolute "
+        "figures of runs on other machines compare through it, ratios hardly move"
+    ]
+
+
 def _machine_section(runs: dict, command: str) -> list[str]:
     import django
 
@@ -1151,6 +1169,7 @@ def _machine_section(runs: dict, command: str) -> list[str]:
         f"psycopg {psycopg_version}",
         f"- SQLite {versions['sqlite'] or sqlite3.sqlite_version}, "
         f"PostgreSQL {versions['postgresql'] or 'not measured'}",
+        *_cpu_reference(runs),
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Command: `{command}`",
         f"- One-minute load average as each run started: {loads}. Other work on the "
