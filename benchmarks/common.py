@@ -1108,15 +1108,14 @@ def _gallery_section(runs: dict) -> list[str]:
 
 def _s3_section(runs: dict) -> list[str]:
     lines = ["## Package files in S3 (moto's server)", ""]
+
+    def rates(figures: dict) -> str:
+        return ", ".join(
+            f"{name.replace('_', ' ')} {value:,.0f}/s" for name, value in figures.items()
+        )
+
     for vendor, run in _measured(runs, "s3"):
-        downloads = ", ".join(
-            f"{name.replace('_', ' ')} {value:,.0f}/s"
-            for name, value in run["downloads_per_second"].items()
-        )
-        pushes = ", ".join(
-            f"{name.replace('_', ' ')} {value:,.0f}/s"
-            for name, value in run["pushes_per_second"].items()
-        )
+        downloads, pushes = rates(run["downloads_per_second"]), rates(run["pushes_per_second"])
         lines += [f"- {VENDOR_NAMES[vendor]}: downloads {downloads}; pushes {pushes}."]
     if not _measured(runs, "s3"):
         lines += ["- not run."]
