@@ -94,7 +94,7 @@ def populate(rng: random.Random) -> list[str]:
     from django.contrib.auth import get_user_model
 
     from packages import search
-    from packages.models import Package, PackageVersion, SearchEntry
+    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm
 
     owners = [
         get_user_model().objects.create_user(username=f"owner{n}", email=f"o{n}@example.com")
@@ -140,8 +140,9 @@ def populate(rng: random.Random) -> list[str]:
     )
     begin = time.perf_counter()
     search.rebuild_entries(
-        None, package_model=Package, version_model=PackageVersion, entry_model=SearchEntry
-    )
+        None, package_model=Package, version_model=PackageVersion, entry_model=SearchEntry,
+        term_model=SearchTerm,
+    )  # fmt: skip
     print(
         f"  indexed {SearchEntry.objects.count():,} packages in "
         f"{time.perf_counter() - begin:.1f} s",

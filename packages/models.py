@@ -164,6 +164,52 @@ class SearchEntry(models.Model):
         return self.name
 
 
+class SearchTerm(models.Model):
+    """One word a package is found by, with what search orders by: a posting.
+
+    A package's terms are every prefix of every word of its ID (IDs split at
+    anything but letters and digits) and every whole word of the title, tags and
+    description of its shown version, plus the empty term, which every package has.
+    ``rank`` says where the term was found: 0 the whole ID, 1 a prefix of the ID, 2 a
+    prefix of one of its words, 3 a word of another field (or the empty term). A
+    one-word query is one range of the first index, already in search's order, so a
+    page costs the same however many packages match. packages.search owns the rows
+    and rewrites them with the package's SearchEntry.
+    """
+
+    pk = models.CompositePrimaryKey("entry", "term")
+    # The primary key's index, led by the entry, serves its deletes and lookups.
+    entry = models.ForeignKey(
+        SearchEntry, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    term = models.TextField()
+    rank = models.PositiveSmallIntegerField()
+    downloads = models.BigIntegerField(default=0)
+    id_lower = models.TextField()
+    visible_stable = models.BooleanField(default=False)
+    visible_prerelease = models.BooleanField(default=False)
+    visible_semver2 = models.BooleanField(default=False)
+    visible_all = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("search term")
+        verbose_name_plural = _("search terms")
+        indexes = [
+            # Search's order after the term; the filters at the end let a count read
+            # the index alone.
+            models.Index(
+                fields=[
+                    "term", "rank", "-downloads", "id_lower", "visible_stable",
+                    "visible_prerelease", "visible_semver2", "visible_all",
+                ],
+                name="packages_search_term_order",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self):
+        return self.term
+
+
 class OwnershipRequest(models.Model):
     """An owner's request that ``new_owner`` (a user or an organization) co-own
     ``package``; accepted or declined, it is deleted (the audit log keeps it)."""

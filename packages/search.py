@@ -1,24 +1,33 @@
-"""Package search: the one query behind the feed's search and autocomplete and the
-gallery's package list.
+"""Package search: the one query behind the feed's search and the gallery's package
+list, and the autocomplete beside it.
 
-Search reads ``SearchEntry``, one row per package that has a listed version: its ID,
-the texts of its latest listed version, its owners, its downloads, and which
-combinations of the prerelease and SemVer 2 filters it shows under. The push,
-unlist and relist services keep that row current through ``search_entry_refresh``
-in their own transaction.
+Search reads two tables that the push, unlist and relist services keep current
+through ``search_entry_refresh``, in their own transaction:
 
-A term matches where it is a case-insensitive substring of the field (a whole word
-for ``tags:`` and ``owner:``). The indexes that make that fast differ per database:
-on PostgreSQL, pg_trgm GIN indexes serve ``LIKE '%term%'``; on SQLite, an FTS5 table
-with the trigram tokenizer (``packages_searchentry_fts``, rowid = package pk)
-serves terms of three characters or more. Both come from migration 0004.
+- ``SearchEntry``, one row per package that has a listed version: its ID, the texts
+  of its latest listed version, its owners, its downloads, and which combinations of
+  the prerelease and SemVer 2 filters it shows under;
+- ``SearchTerm``, the postings: per package, every prefix of every word of its ID and
+  every word of its title, tags and description, each with its rank and the
+  package's downloads, indexed in search's order.
+
+A plain word matches where an ID word starts with it or a title, tag or description
+word is it. A one-word query (the empty query included: every package has the empty
+term) is one range of the postings index, so its page costs the same however many
+packages match and its count reads that index alone. Everything else (several words,
+punctuation, a "phrase", a ``field:`` prefix, which matches a substring of the
+field) starts from the postings of its longest word and checks the rest on those
+candidates. Substring checks use trigram indexes: pg_trgm GIN indexes on
+PostgreSQL; on SQLite an FTS5 table with the trigram tokenizer
+(``packages_searchentry_fts``, rowid = package pk) for needles of three characters
+or more. Both come from migration 0004.
 """
 
 import re
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Lookup, Q, Value, When
+from django.db.models import Case, Exists, F, IntegerField, Lookup, OuterRef, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.translation import gettext
@@ -52,8 +61,16 @@ _FIELDS = {
 }
 _EXACT_ID_FIELDS = {"packageid"}
 _TOKEN = re.compile(r'(?:(?P<field>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<word>\S+))')
-# IDs are runs of letters, digits and "_" joined by "." or "-": their words.
-_ID_SEPARATORS = re.compile(r"[.-]")
+# Words, of IDs and texts alike: runs of letters and digits ("Contoso.Web_UI" has three).
+_WORD = re.compile(r"[^\W_]+")
+# Words longer than this are left out of the postings (IDs have at most 100 characters,
+# so every ID word is in); a query word that long is matched as a substring.
+MAX_TERM_LENGTH = 64
+# SearchTerm.rank: where a package's term was found, best first.
+RANK_ID = 0  # the whole ID
+RANK_ID_PREFIX = 1  # the ID starts with it
+RANK_ID_WORD = 2  # a word of the ID starts with it
+RANK_OTHER = 3  # a word of the title, tags or description; the empty term
 
 # Which entry column says "has a listed version under these filters", by
 # (prerelease, semver2).
@@ -184,8 +201,9 @@ def parse_terms(q: str) -> tuple[Term, ...]:
 # --- Matching --------------------------------------------------------------------------
 
 
-def _contains(column: str, needle: str) -> Q:
-    """Rows whose ``column`` (stored lower-cased) holds ``needle``, through the index."""
+def _contains(column: str, needle: str, *, via: str = "") -> Q:
+    """Rows whose ``column`` (stored lower-cased) holds ``needle``, through the index;
+    ``via`` is the path from the queried model to SearchEntry ("entry__" from terms)."""
     # On SQLite, a needle of three characters or more goes through the FTS table: a
     # phrase of trigrams matches exactly where the text holds the needle, from the
     # index alone. (The column name comes from _FIELDS or FTS_COLUMNS, never from the
@@ -196,17 +214,35 @@ def _contains(column: str, needle: str) -> Q:
     if connection.vendor == "sqlite" and len(needle) >= 3:
         phrase = '"' + needle.replace('"', '""') + '"'
         sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"  # noqa: S608
-        return Q(package_id__in=RawSQL(sql, [f"{column} : {phrase}"]))  # noqa: S611
-    return Q(**{f"{column}__contains": needle})
+        matches = RawSQL(sql, [f"{column} : {phrase}"])  # noqa: S611
+        return Q(**{f"{via}package_id__in": matches})
+    return Q(**{f"{via}{column}__contains": needle})
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` (lower-cased already), as postings and queries split them."""
+    return _WORD.findall(text)
+
+
+def _plain_words(term: "Term") -> list[str]:
+    """The words of a plain term that the postings can hold."""
+    return [word for word in words(term.value) if len(word) <= MAX_TERM_LENGTH]
+
+
+def _is_one_word(term: "Term") -> bool:
+    """Whether a plain term is a single word the postings hold, matched by them alone."""
+    return term.field is None and _plain_words(term) == [term.value]
 
 
 def _term_filter(term: Term) -> Q:
+    """The condition on a term's row (posting) for ``term``, beside its words' postings."""
     if term.field is None:
-        return _contains("text", term.value)
+        # Several words, punctuation or a phrase: the text holds it as written.
+        return Q() if _is_one_word(term) else _contains("text", term.value, via="entry__")
     if term.field in _EXACT_ID_FIELDS:
         return Q(id_lower=term.value)
     column, whole_word = _FIELDS[term.field]
-    return _contains(column, f" {term.value} " if whole_word else term.value)
+    return _contains(column, f" {term.value} " if whole_word else term.value, via="entry__")
 
 
 class _Like(Lookup):
@@ -237,35 +273,51 @@ def scope_filter(scope) -> Q:
 
 def _order(terms: tuple[Term, ...]) -> list:
     """Best first: the exact ID, then IDs that start with the query, then IDs with a
-    word that starts with a term, then the rest; within each, by downloads."""
-    words = [t.value for t in terms if t.field in (None, "id")]
-    if not words:
+    word that starts with a term, then the rest; within each, by downloads.
+
+    A one-word query, or the empty one, has this order in its postings' ranks already
+    (the index's order).
+    """
+    if not terms or (len(terms) == 1 and _is_one_word(terms[0])):
+        return ["rank", "-downloads", "id_lower"]
+    plain = [t.value for t in terms if t.field in (None, "id")]
+    if not plain:
         return ["-downloads", "id_lower"]
-    whole = " ".join(words)
-    id_word = Q()
-    for word in words:
-        id_word |= Q(id_words__contains=f" {word}")
-    rank = Case(
-        When(id_lower=whole, then=Value(0)),
-        When(id_lower__startswith=whole, then=Value(1)),
-        When(id_word, then=Value(2)),
-        default=Value(3),
-        output_field=IntegerField(),
-    )
+    whole = " ".join(plain)
+    ranks = [
+        When(id_lower=whole, then=Value(RANK_ID)),
+        When(id_lower__startswith=whole, then=Value(RANK_ID_PREFIX)),
+    ]
+    for word in dict.fromkeys(w for value in plain for w in words(value)):
+        ranks.append(When(entry__id_words__contains=f" {word}", then=Value(RANK_ID_WORD)))
+    rank = Case(*ranks, default=Value(RANK_OTHER), output_field=IntegerField())
     return [rank, "-downloads", "id_lower"]
 
 
-def _entries(query: SearchQuery):
-    from packages.models import SearchEntry
+def _postings(query: SearchQuery):
+    """The postings of the packages that match ``query``, one per package: those of its
+    longest plain word (the fewest, as a rule), or the empty term's, narrowed by every
+    other word and condition."""
+    from packages.models import SearchTerm
 
-    entries = SearchEntry.objects.filter(**{_VISIBLE[(query.prerelease, query.semver2)]: True})
+    plain = sorted(
+        {word for term in query.terms if term.field is None for word in _plain_words(term)},
+        key=lambda word: (-len(word), word),
+    )
+    postings = SearchTerm.objects.filter(
+        term=plain[0] if plain else "", **{_VISIBLE[(query.prerelease, query.semver2)]: True}
+    )
     if query.package_type and query.package_type.lower() != DEFAULT_PACKAGE_TYPE.lower():
-        return entries.none()
+        return postings.none()
+    for word in plain[1:]:
+        postings = postings.filter(
+            Exists(SearchTerm.objects.filter(entry_id=OuterRef("entry_id"), term=word))
+        )
     for term in query.terms:
-        entries = entries.filter(_term_filter(term))
+        postings = postings.filter(_term_filter(term))
     if query.scope is not None:
-        entries = entries.filter(scope_filter(query.scope))
-    return entries
+        postings = postings.filter(scope_filter(query.scope))
+    return postings
 
 
 # --- Search ----------------------------------------------------------------------------
@@ -291,13 +343,13 @@ def search(query: SearchQuery) -> Results:
 
     Four queries: the count, the page, the page's versions, their latest rows' texts.
     """
-    entries = _entries(query)
-    total = entries.count()
+    postings = _postings(query)
+    total = postings.count()
     if total <= query.skip or query.take == 0:
         return Results(total, [])
     page = list(
-        entries.order_by(*_order(query.terms)).values_list(
-            "package_id", "name", "owners", "downloads"
+        postings.order_by(*_order(query.terms)).values_list(
+            "entry_id", "entry__name", "entry__owners", "downloads"
         )[query.skip : query.skip + query.take]
     )
     found = _listed_versions([pk for pk, *_ in page], query.prerelease, query.semver2)
@@ -357,9 +409,11 @@ def autocomplete_ids(
     """(total, a page of IDs) containing ``q``: IDs that start with it first, then by
     downloads."""
     needle = " ".join((q or "").split()).lower()
-    entries = _entries(
-        SearchQuery(prerelease=prerelease, semver2=semver2, scope=scope, skip=skip, take=take)
-    )
+    from packages.models import SearchEntry
+
+    entries = SearchEntry.objects.filter(**{_VISIBLE[(prerelease, semver2)]: True})
+    if scope is not None:
+        entries = entries.filter(scope_filter(scope))
     if needle:
         entries = entries.filter(_contains("id_lower", needle))
         order = [
@@ -413,33 +467,37 @@ def search_entry_refresh(*, package) -> None:
     foreign-key check does not wait for), so two writers of one package take turns
     and the second sees the first one's version.
     """
-    from packages.models import Package, PackageVersion, SearchEntry
+    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm
 
     with transaction.atomic():
         list(Package.objects.select_for_update(no_key=True).filter(pk=package.pk).values("pk"))
         rebuild_entries(
             [package.pk], package_model=Package, version_model=PackageVersion,
-            entry_model=SearchEntry,
+            entry_model=SearchEntry, term_model=SearchTerm,
         )  # fmt: skip
 
 
 def search_downloads_add(*, package_pk: int, count: int) -> None:
-    """Add ``count`` downloads to the package's entry, in the transaction that adds them
-    to ``Package.download_count``, so the ranking follows the counters."""
-    from packages.models import SearchEntry
+    """Add ``count`` downloads to the package's entry and terms, in the transaction that
+    adds them to ``Package.download_count``, so the ranking follows the counters."""
+    from packages.models import SearchEntry, SearchTerm
 
     SearchEntry.objects.filter(package_id=package_pk).update(downloads=F("downloads") + count)
+    SearchTerm.objects.filter(entry_id=package_pk).update(downloads=F("downloads") + count)
 
 
-def rebuild_entries(package_pks, *, package_model, version_model, entry_model) -> None:
-    """Recompute the entries of ``package_pks`` (all packages for None) with the given
-    models, so migrations can call it with their historical ones."""
+def rebuild_entries(
+    package_pks, *, package_model, version_model, entry_model, term_model=None
+) -> None:
+    """Recompute the entries of ``package_pks`` (all packages for None), and their terms
+    unless ``term_model`` is None, with the given models, so migrations can call it
+    with their historical ones."""
     if package_pks is None:
         all_pks = list(package_model.objects.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(all_pks), 500):
             rebuild_entries(
                 all_pks[start : start + 500], package_model=package_model,
-                version_model=version_model, entry_model=entry_model,
+                version_model=version_model, entry_model=entry_model, term_model=term_model,
             )  # fmt: skip
         return
     package_pks = list(package_pks)
@@ -507,8 +565,15 @@ def rebuild_entries(package_pks, *, package_model, version_model, entry_model) -
                 ),
             )
         )
+    # The entries' terms go with them (on_delete=CASCADE).
     entry_model.objects.filter(package_id__in=package_pks).delete()
     entry_model.objects.bulk_create(objects)
+    if term_model is not None:
+        term_model.objects.bulk_create(
+            term_model(entry_id=entry.package_id, term=term, rank=rank, **_posted(entry))
+            for entry in objects
+            for term, rank in entry_terms(entry).items()
+        )
     if connection.vendor == "sqlite":
         _sqlite_fts_replace(package_pks, objects)
 
@@ -521,13 +586,43 @@ def entry_texts(name, *, title, tags, description, authors, owners) -> dict:
     tags_text = " ".join(str(tag).lower() for tag in tags)
     return {
         "id_lower": id_lower,
-        "id_words": f" {' '.join(_ID_SEPARATORS.split(id_lower))} ",
+        "id_words": f" {' '.join(words(id_lower))} ",
         "title": title,
         "tags": f" {tags_text} ",
         "description": description,
         "authors": authors,
         "owners": f" {' '.join(owners)} ",
         "text": "\n".join((id_lower, title, tags_text, description)),
+    }
+
+
+def entry_terms(entry) -> dict[str, int]:
+    """{term: rank} of an entry: the empty term, every word of its title, tags and
+    description, and every prefix of every word of its ID, each at its best rank."""
+    found = {"": RANK_OTHER}
+    for word in words(" ".join((entry.title, entry.tags, entry.description))):
+        if len(word) <= MAX_TERM_LENGTH:
+            found[word] = RANK_OTHER
+    id_lower = entry.id_lower
+    for word in words(id_lower):
+        for end in range(1, len(word) + 1):
+            prefix = word[:end]
+            if prefix == id_lower:
+                rank = RANK_ID
+            elif id_lower.startswith(prefix):
+                rank = RANK_ID_PREFIX
+            else:
+                rank = RANK_ID_WORD
+            found[prefix] = min(rank, found.get(prefix, RANK_OTHER))
+    return found
+
+
+def _posted(entry) -> dict:
+    """What each of an entry's terms repeats of it, for the postings index."""
+    return {
+        "downloads": entry.downloads,
+        "id_lower": entry.id_lower,
+        **{column: getattr(entry, column) for column in _VISIBLE.values()},
     }
 
 

@@ -422,6 +422,7 @@ def ownership_accept(*, request_id: int, user, request=None) -> Package:
     package, recipient = ownership.package, ownership.new_owner
     ownership.delete()
     package.owners.add(recipient)
+    search_entry_refresh(package=package)  # owner: finds the new owner
     owners = list(package.owners.all())
     _owner_event(EventKind.OWNERSHIP_ACCEPTED, package=package, actor=user, request=request,
                  subjects=owners, owner=recipient.get_username())  # fmt: skip
@@ -486,6 +487,7 @@ def owner_remove(*, package: Package, owner, actor, request=None) -> None:
             _("A package must keep at least one owner. Add another owner before removing this one.")
         )
     package.owners.remove(owner)
+    search_entry_refresh(package=package)
     _owner_event(EventKind.OWNER_REMOVED, package=package, actor=actor, request=request,
                  subjects=[o.account for o in owners],
                  owner=owner.get_username())  # fmt: skip

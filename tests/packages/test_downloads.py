@@ -58,8 +58,9 @@ class TestFlush:
         for _ in range(20):
             client.get(NUPKG.format(v="1.0.0"))
         # A savepoint (inside the test's transaction) and its release around one
-        # update per version, one per package and one for its search entry.
-        with django_assert_num_queries(5):
+        # update per version, one per package, one for its search entry and one
+        # for its search terms.
+        with django_assert_num_queries(6):
             assert downloads.flush() == 20
 
     def test_a_write_that_fails_keeps_the_counts_for_the_next(self, client, publish):

@@ -318,3 +318,28 @@ class TestWhoActsForAPackage:
             package.owners.add(make_organization(f"Org{n}", people["ada"]).account)
         with django_assert_num_queries(1):
             assert len(services.package_owners_for(package, people["ada"])) == 6
+
+
+def test_search_by_owner_follows_accepted_and_removed_owners(
+    package, people, django_capture_on_commit_callbacks
+):
+    from packages import search
+    from packages.models import PackageVersion
+
+    PackageVersion.objects.create(
+        package=package, version="1.0.0", normalized_version="1.0.0", size=1, sha512="x"
+    )
+    search.search_entry_refresh(package=package)
+
+    def found(owner):
+        query = search.SearchQuery(q=f"owner:{owner}")
+        return [hit.package_id for hit in search.search(query).hits]
+
+    assert found("contoso") == ["Contoso.Core"]
+    to_bob = ask(package, "bob", people["ada"], django_capture_on_commit_callbacks)
+    assert found("bob") == []
+    services.ownership_accept(request_id=to_bob.pk, user=people["bob"])
+    assert found("bob") == ["Contoso.Core"]
+    services.owner_remove(package=package, owner=people["bob"], actor=people["ada"])
+    assert found("bob") == []
+    assert found("contoso") == ["Contoso.Core"]

@@ -108,7 +108,20 @@ class TestMatching:
         assert ids("_") == ["My_Lib"]
         assert ids("%") == ["My_Lib"]
         assert ids("[") == ["My_Lib"]
-        assert ids("x") == ["MyXLib"]
+
+    def test_words_match_the_start_of_id_words_and_whole_words_elsewhere(self, add):
+        add("Newtonsoft.Json", description="Serializer for JSON")
+        add("Other.Lib", title="Jsonify", description="everything")
+        assert ids("newton") == ["Newtonsoft.Json"]
+        assert ids("js") == ["Newtonsoft.Json"]  # an ID word starts with it
+        assert ids("jsonify") == ["Other.Lib"]  # a whole word of the title
+        assert ids("soft") == []  # inside a word
+        assert ids("serial") == []  # a description word only as a whole
+        assert ids("serializer") == ["Newtonsoft.Json"]
+        # Underscores split words; in a term, they are matched as written.
+        add("My_Lib")
+        assert ids("lib") == ["My_Lib", "Other.Lib"]
+        assert ids("y_l") == []
 
     def test_a_quoted_phrase_matches_as_a_whole(self, add):
         add("A.One", description="fast json parser")
@@ -244,6 +257,7 @@ def test_added_downloads_move_a_package_up(add):
     second = add("B", downloads=3)
     search.search_downloads_add(package_pk=second.pk, count=4)
     assert ids() == ["B", "A"]
+    assert ids("package") == ["B", "A"]  # a word's postings too
     assert [h.total_downloads for h in search.search(SearchQuery()).hits] == [7, 5]
 
 
