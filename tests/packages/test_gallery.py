@@ -5,6 +5,7 @@ import base64
 import hashlib
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -259,6 +260,43 @@ class TestPackagePage:
         assert 'href="/packages/Contoso.Core/2.0.0"' in html
         assert ">Status<" in html and "<td>Unlisted</td>" in html and "<td>Listed</td>" in html
         assert 'href="/packages/Contoso.Core/Manage"' in html
+
+    def test_the_versions_table_is_in_nugets_order_newest_first(self, client, publish):
+        for version in ["1.9.0", "1.10.0-beta.2", "1.10.0", "1.10.0-alpha", "1.10.0-beta.10",
+                        "1.2.0.1", "1.2.0"]:  # fmt: skip
+            publish("Contoso.Core", version)
+        html = html_of(client.get("/packages/Contoso.Core"))
+        linked = re.findall(r'<td><a href="/packages/Contoso.Core/([^"]+)">\1</a></td>', html)
+        assert linked == [
+            "1.10.0", "1.10.0-beta.10", "1.10.0-beta.2", "1.10.0-alpha", "1.9.0", "1.2.0.1",
+            "1.2.0",
+        ]  # fmt: skip
+
+    def test_a_versions_table_row_shows_downloads_date_and_which_is_shown(
+        self, client, publish, settings
+    ):
+        publish("Contoso.Core", "1.0.0", downloads=1234567)
+        publish("Contoso.Core", "2.0.0", downloads=5)
+        PackageVersion.objects.update(pushed_at=datetime(2024, 3, 1, 12, tzinfo=UTC))
+        # Dates are the day in the site's time zone: already 2 March at UTC+14.
+        settings.TIME_ZONE = "Pacific/Kiritimati"
+        html = html_of(client.get("/packages/Contoso.Core/1.0.0"))
+        row = (
+            '<tr class="versions-table__current" aria-current="page">'
+            '<td><a href="/packages/Contoso.Core/1.0.0">1.0.0</a></td><td>1,234,567</td>'
+            '<td><time datetime="2024-03-02">2024-03-02</time></td></tr>'
+        )
+        assert row in re.sub(r">\s+<", "><", html)
+        assert html.count("aria-current") == 1
+        assert '<tr><td><a href="/packages/Contoso.Core/2.0.0">2.0.0</a></td><td>5</td>' in html
+
+    def test_the_versions_table_in_italian(self, client, publish, alice):
+        publish("Contoso.Core", "1.0.0", downloads=1234567)
+        publish("Contoso.Core", "2.0.0", listed=False)
+        client.force_login(alice)
+        html = html_of(client.get("/packages/Contoso.Core", headers={"accept-language": "it"}))
+        assert "<td>1.234.567</td>" in html
+        assert "<td>In elenco</td>" in html and "<td>Rimossa dall&#x27;elenco</td>" in html
 
     def test_visitors_get_no_manage_link(self, client, publish, make_user):
         publish("Contoso.Core")
