@@ -71,7 +71,7 @@ def add_big_package(rng: random.Random, packages_dir: Path) -> int:
     from django.contrib.auth import get_user_model
 
     from packages import search
-    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm
+    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm, SearchTotal
     from packages.storage import file_name_for
     from tests.nupkgs import make_nupkg
 
@@ -112,7 +112,7 @@ def add_big_package(rng: random.Random, packages_dir: Path) -> int:
     stored.write_bytes(data)
     search.rebuild_entries(
         [package.pk], package_model=Package, version_model=PackageVersion,
-        entry_model=SearchEntry, term_model=SearchTerm,
+        entry_model=SearchEntry, term_model=SearchTerm, total_model=SearchTotal,
     )  # fmt: skip
     return len(text.encode())
 

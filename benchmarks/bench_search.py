@@ -94,7 +94,7 @@ def populate(rng: random.Random) -> list[str]:
     from django.contrib.auth import get_user_model
 
     from packages import search
-    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm
+    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm, SearchTotal
 
     owners = [
         get_user_model().objects.create_user(username=f"owner{n}", email=f"o{n}@example.com")
@@ -141,7 +141,7 @@ def populate(rng: random.Random) -> list[str]:
     begin = time.perf_counter()
     search.rebuild_entries(
         None, package_model=Package, version_model=PackageVersion, entry_model=SearchEntry,
-        term_model=SearchTerm,
+        term_model=SearchTerm, total_model=SearchTotal,
     )  # fmt: skip
     print(
         f"  indexed {SearchEntry.objects.count():,} packages in "

@@ -210,6 +210,22 @@ class SearchTerm(models.Model):
         return self.term
 
 
+class SearchTotal(models.Model):
+    """How many packages show under one combination of search's filters (the name of a
+    SearchEntry ``visible_*`` column): the empty query's total, which would otherwise
+    count every entry on each request. packages.search keeps it with the entries."""
+
+    visibility = models.CharField(primary_key=True, max_length=32)
+    packages = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("search total")
+        verbose_name_plural = _("search totals")
+
+    def __str__(self):
+        return f"{self.visibility}: {self.packages}"
+
+
 class OwnershipRequest(models.Model):
     """An owner's request that ``new_owner`` (a user or an organization) co-own
     ``package``; accepted or declined, it is deleted (the audit log keeps it)."""

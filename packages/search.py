@@ -24,6 +24,7 @@ or more. Both come from migration 0004.
 """
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -344,7 +345,7 @@ def search(query: SearchQuery) -> Results:
     Four queries: the count, the page, the page's versions, their latest rows' texts.
     """
     postings = _postings(query)
-    total = postings.count()
+    total = _total(query, postings)
     if total <= query.skip or query.take == 0:
         return Results(total, [])
     page = list(
@@ -366,6 +367,18 @@ def search(query: SearchQuery) -> Results:
         if pk in found  # unlisted since the count: left out rather than shown empty
     ]
     return Results(total, hits)
+
+
+def _total(query: SearchQuery, postings) -> int:
+    """The number of matches: the kept total for the empty query over every package
+    (Visual Studio's Browse tab asks it most), else a count of the postings."""
+    from packages.models import SearchTotal
+
+    if query.terms or query.scope is not None or query.package_type:
+        return postings.count()
+    column = _VISIBLE[(query.prerelease, query.semver2)]
+    kept = SearchTotal.objects.filter(visibility=column).values_list("packages", flat=True).first()
+    return postings.count() if kept is None else kept
 
 
 def _listed_versions(package_pks, prerelease: bool, semver2: bool) -> dict[int, list]:
@@ -467,13 +480,13 @@ def search_entry_refresh(*, package) -> None:
     foreign-key check does not wait for), so two writers of one package take turns
     and the second sees the first one's version.
     """
-    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm
+    from packages.models import Package, PackageVersion, SearchEntry, SearchTerm, SearchTotal
 
     with transaction.atomic():
         list(Package.objects.select_for_update(no_key=True).filter(pk=package.pk).values("pk"))
         rebuild_entries(
             [package.pk], package_model=Package, version_model=PackageVersion,
-            entry_model=SearchEntry, term_model=SearchTerm,
+            entry_model=SearchEntry, term_model=SearchTerm, total_model=SearchTotal,
         )  # fmt: skip
 
 
@@ -487,17 +500,18 @@ def search_downloads_add(*, package_pk: int, count: int) -> None:
 
 
 def rebuild_entries(
-    package_pks, *, package_model, version_model, entry_model, term_model=None
+    package_pks, *, package_model, version_model, entry_model, term_model=None, total_model=None
 ) -> None:
-    """Recompute the entries of ``package_pks`` (all packages for None), and their terms
-    unless ``term_model`` is None, with the given models, so migrations can call it
-    with their historical ones."""
+    """Recompute the entries of ``package_pks`` (all packages for None), their terms
+    unless ``term_model`` is None and the totals unless ``total_model`` is None, with
+    the given models, so migrations can call it with their historical ones."""
     if package_pks is None:
         all_pks = list(package_model.objects.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(all_pks), 500):
             rebuild_entries(
                 all_pks[start : start + 500], package_model=package_model,
                 version_model=version_model, entry_model=entry_model, term_model=term_model,
+                total_model=total_model,
             )  # fmt: skip
         return
     package_pks = list(package_pks)
@@ -565,13 +579,37 @@ def rebuild_entries(
                 ),
             )
         )
+    shown_before = Counter(
+        column
+        for flags in entry_model.objects.filter(package_id__in=package_pks).values_list(
+            *_VISIBLE.values()
+        )
+        for column, shown in zip(_VISIBLE.values(), flags, strict=True)
+        if shown
+    )
     # The entries' terms go with them (on_delete=CASCADE).
     entry_model.objects.filter(package_id__in=package_pks).delete()
     entry_model.objects.bulk_create(objects)
+    if total_model is not None:
+        for column in _VISIBLE.values():  # always in this order: no deadlock between writers
+            change = sum(getattr(entry, column) for entry in objects) - shown_before[column]
+            if change:
+                total_model.objects.filter(visibility=column).update(
+                    packages=F("packages") + change
+                )
     if term_model is not None:
         _insert_terms(term_model._meta.db_table, objects)
     if connection.vendor == "sqlite":
         _sqlite_fts_replace(package_pks, objects)
+
+
+def totals_recount(*, entry_model, total_model) -> None:
+    """Count the totals afresh from the entries (the migration that adds them)."""
+    for column in _VISIBLE.values():
+        total_model.objects.update_or_create(
+            visibility=column,
+            defaults={"packages": entry_model.objects.filter(**{column: True}).count()},
+        )
 
 
 def entry_texts(name, *, title, tags, description, authors, owners) -> dict:

@@ -394,12 +394,15 @@ class TestAutocomplete:
 
 
 class TestQueryCount:
-    def test_a_page_costs_four_queries_however_many_packages(self, add, django_assert_num_queries):
+    @pytest.mark.parametrize("q", ["contoso", "", "contoso.p1"])
+    def test_a_page_costs_four_queries_however_many_packages(
+        self, add, django_assert_num_queries, q
+    ):
         for n in range(30):
             add(f"Contoso.P{n}", "1.0.0", "1.1.0", "2.0.0-beta")
         with django_assert_num_queries(4):
-            results = search.search(SearchQuery(q="contoso", take=20, prerelease=True))
-        assert len(results.hits) == 20
+            results = search.search(SearchQuery(q=q, take=20, prerelease=True))
+        assert len(results.hits) == (11 if q == "contoso.p1" else 20)
 
 
 # --- The services keep entries current ----------------------------------------------
@@ -446,6 +449,42 @@ class TestServicesKeepEntriesCurrent:
         assert not SearchEntry.objects.exists()
         services.package_set_listed(version=first, listed=True, actor=user)
         assert ids() == ["Contoso.Core"]
+
+    def test_the_empty_querys_totals_follow_every_change(self, user):
+        def totals():
+            return [
+                total(prerelease=prerelease, semver2=semver2)
+                for prerelease, semver2 in (
+                    (False, False),
+                    (True, False),
+                    (False, True),
+                    (True, True),
+                )
+            ]
+
+        def counted():
+            # What the totals must equal: the entries under each filter, counted.
+            return [
+                SearchEntry.objects.filter(**{column: True}).count()
+                for column in (
+                    "visible_stable",
+                    "visible_prerelease",
+                    "visible_semver2",
+                    "visible_all",
+                )
+            ]
+
+        assert totals() == counted() == [0, 0, 0, 0]
+        push(user, "Contoso.Core", "1.0.0")
+        beta = push(user, "Contoso.Beta", "1.0.0-beta")
+        push(user, "Contoso.Next", "2.0.0-rc.1")  # SemVer 2 and a prerelease
+        assert totals() == counted() == [1, 2, 1, 3]
+        services.package_set_listed(version=beta, listed=False, actor=user)
+        assert totals() == counted() == [1, 1, 1, 2]
+        push(user, "Contoso.Beta", "1.0.0")
+        assert totals() == counted() == [2, 2, 2, 3]
+        services.package_set_listed(version=beta, listed=True, actor=user)
+        assert totals() == counted() == [2, 2, 2, 3]
 
     def test_a_failed_push_leaves_the_entry_as_it_was(self, user):
         push(user, "Contoso.Core", "1.0.0", description="kept")
