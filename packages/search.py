@@ -421,9 +421,9 @@ def autocomplete_ids(
 ) -> tuple[int, list[str]]:
     """(total, a page of IDs) containing ``q``: IDs that start with it first, then by
     downloads."""
-    needle = " ".join((q or "").split()).lower()
     from packages.models import SearchEntry
 
+    needle = " ".join((q or "").split()).lower()
     entries = SearchEntry.objects.filter(**{_VISIBLE[(prerelease, semver2)]: True})
     if scope is not None:
         entries = entries.filter(scope_filter(scope))
