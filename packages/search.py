@@ -28,7 +28,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, IntegerField, Lookup, OuterRef, Q, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Lookup,
+    OuterRef,
+    Q,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.translation import gettext
@@ -272,6 +284,11 @@ def scope_filter(scope) -> Q:
     return condition
 
 
+def _in_index_order(terms: tuple[Term, ...]) -> bool:
+    """Whether the query is one word or none, whose postings are read in search's order."""
+    return not terms or (len(terms) == 1 and _is_one_word(terms[0]))
+
+
 def _order(terms: tuple[Term, ...]) -> list:
     """Best first: the exact ID, then IDs that start with the query, then IDs with a
     word that starts with a term, then the rest; within each, by downloads.
@@ -279,7 +296,7 @@ def _order(terms: tuple[Term, ...]) -> list:
     A one-word query, or the empty one, has this order in its postings' ranks already
     (the index's order).
     """
-    if not terms or (len(terms) == 1 and _is_one_word(terms[0])):
+    if _in_index_order(terms):
         return ["rank", "-downloads", "id_lower"]
     plain = [t.value for t in terms if t.field in (None, "id")]
     if not plain:
@@ -343,16 +360,24 @@ def search(query: SearchQuery) -> Results:
     """A page of packages for ``query``, best first, and the number of all matches.
 
     Four queries: the count, the page, the page's versions, their latest rows' texts.
+    Where the postings' index does not give the order, the matches are sorted
+    anyway, so the page's query counts them in the same pass: three.
     """
-    postings = _postings(query)
-    total = _total(query, postings)
-    if total <= query.skip or query.take == 0:
+    postings = _postings(query).order_by(*_order(query.terms))
+    columns = ("entry_id", "entry__name", "entry__owners", "downloads")
+    window = slice(query.skip, query.skip + query.take)
+    if _in_index_order(query.terms):
+        total = _total(query, postings)
+        page = list(postings.values_list(*columns)[window]) if total > query.skip else []
+    else:
+        counted = list(
+            postings.annotate(matches=Window(Count("*"))).values_list(*columns, "matches")[window]
+        )
+        # An empty page (past the end, or take=0) has no row to carry the count.
+        total = counted[0][-1] if counted else postings.count()
+        page = [row[:-1] for row in counted]
+    if not page:
         return Results(total, [])
-    page = list(
-        postings.order_by(*_order(query.terms)).values_list(
-            "entry_id", "entry__name", "entry__owners", "downloads"
-        )[query.skip : query.skip + query.take]
-    )
     found = _listed_versions([pk for pk, *_ in page], query.prerelease, query.semver2)
     latest = _latest_rows({pk: rows[-1][0] for pk, rows in found.items()})
     hits = [
