@@ -15,6 +15,7 @@ from accounts.services import organization_of
 from audit.events import record
 from audit.models import EventKind
 from packages.models import OwnershipRequest, Package, PackageVersion
+from packages.search import search_entry_refresh
 
 
 @admin.register(Package)
@@ -44,6 +45,7 @@ class PackageAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         after = set(form.instance.owners.values_list("username", flat=True))
         if before != after:
+            search_entry_refresh(package=form.instance)  # owner: finds the owners now
             record(
                 EventKind.PACKAGE_OWNERS_CHANGED,
                 actor=request.user,

@@ -153,3 +153,29 @@ def test_changing_owners_in_the_admin_is_audited(staff_client, make_user, make_p
     event = Event.objects.get(kind="package:owners_changed")
     assert event.package_id == "Contoso.Core"
     assert event.details == {"before": ["alice"], "after": ["alice", "bob"]}
+
+
+def test_owners_changed_in_the_admin_reach_search(staff_client, make_user, make_package):
+    from packages import search
+    from packages.models import PackageVersion
+
+    alice, bob = make_user("alice"), make_user("bob")
+    package = make_package("Contoso.Core", alice)
+    PackageVersion.objects.create(
+        package=package, version="1.0.0", normalized_version="1.0.0", size=1, sha512="x"
+    )
+    search.search_entry_refresh(package=package)
+    response = staff_client.post(
+        f"/admin/packages/package/{package.pk}/change/",
+        {"name": "Contoso.Core", "owners": [bob.pk], "created_at_0": "2024-01-01",
+         "created_at_1": "00:00:00"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    def found(owner):
+        return [
+            hit.package_id for hit in search.search(search.SearchQuery(q=f"owner:{owner}")).hits
+        ]
+
+    assert found("bob") == ["Contoso.Core"]
+    assert found("alice") == []
