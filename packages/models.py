@@ -195,12 +195,13 @@ class SearchTerm(models.Model):
         verbose_name = _("search term")
         verbose_name_plural = _("search terms")
         indexes = [
-            # Search's order after the term; the filters at the end let a count read
-            # the index alone.
+            # Search's order after the term; the filters and the entry at the end let
+            # a count, and the candidates of a query of several words, read the index
+            # alone.
             models.Index(
                 fields=[
                     "term", "rank", "-downloads", "id_lower", "visible_stable",
-                    "visible_prerelease", "visible_semver2", "visible_all",
+                    "visible_prerelease", "visible_semver2", "visible_all", "entry",
                 ],
                 name="packages_search_term_order",
             ),

@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'search term',
                 'verbose_name_plural': 'search terms',
-                'indexes': [models.Index(fields=['term', 'rank', '-downloads', 'id_lower', 'visible_stable', 'visible_prerelease', 'visible_semver2', 'visible_all'], name='packages_search_term_order')],
+                'indexes': [models.Index(fields=['term', 'rank', '-downloads', 'id_lower', 'visible_stable', 'visible_prerelease', 'visible_semver2', 'visible_all', 'entry'], name='packages_search_term_order')],
             },
         ),
         migrations.RunPython(fill_terms, migrations.RunPython.noop, elidable=True),
