@@ -24,6 +24,7 @@ from accounts.models import Membership
 from apikeys import keys
 from apikeys.models import ApiKey
 from apikeys.scopes import Grant
+from audit.database import prepared_cursor
 
 # Writing last_used_at on every request would turn each authentication into a
 # write; once per key per interval is enough to answer "when was it last used".
@@ -145,7 +146,7 @@ def _lookup_sql(digest_count: int) -> str:
 
 
 def _lookup(candidates: list[str]) -> _Row | None:
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_lookup_sql(len(candidates)), {f"d{i}": d for i, d in enumerate(candidates)})
         row = cursor.fetchone()
     return None if row is None else _Row(*row)

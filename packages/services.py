@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from accounts import conf as accounts_conf
 from accounts.models import Role
 from accounts.services import may_administer, resend_due, with_roles
+from audit.database import prepared_cursor
 from audit.events import record
 from audit.models import EventKind
 from packages import emails, ids, versions
@@ -138,7 +139,7 @@ def stored_file(package_id: str, version: str) -> StoredFile | None:
     if parsed is None or not ids.is_valid(package_id):
         # An invalid ID may hold bytes PostgreSQL refuses in a query (NUL).
         return None
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _STORED_FILE_SQL,
             {"package_id": package_id.lower(), "version": parsed.normalized.lower()},

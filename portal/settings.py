@@ -114,7 +114,8 @@ TEMPLATES = [
 # greenlet of its own, and Django keeps a database connection per greenlet: it serves
 # every request of that keep-alive connection for up to CONN_MAX_AGE seconds, and the
 # worker (portal/gunicorn_worker.py) closes it when the client goes. With the health
-# check, one broken by a database outage is replaced at the next request. Not
+# check, one broken by a database outage is replaced at the next request; on
+# PostgreSQL the check costs no round trip (portal/postgresql/base.py). Not
 # psycopg's pool: after an outage it waits out a growing back-off before
 # reconnecting, answering 503 for seconds after the database is back.
 DATABASES = {
@@ -124,6 +125,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "portal.postgresql"
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # The statements sent on every request of a kind (audit.database) are
+        # prepared once a connection has sent them five times, then run without
+        # being planned: a download's lookup is planned in 0.1 ms and runs in
+        # 0.015 ms. Django leaves this off for PgBouncer before 1.21, which loses
+        # prepared statements in transaction mode.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers share the file: WAL lets readers run beside the
     # writer, IMMEDIATE takes the write lock up front so transactions wait for

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG_VARS = {
     "DATABASE_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SITE_URL",
     "SITE_NAME", "EMAIL_BACKEND", "EMAIL_HOST", "HTTPS", "REDIS_URL", "CACHE_URL", "VAR_DIR",
-    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_PREPARED_STATEMENTS",
 }  # fmt: skip
 
 SHOW = """
@@ -79,8 +79,9 @@ def test_values_from_the_environment(tmp_path):
         REDIS_URL="redis://127.0.0.1:6379/0",
         DEBUG="true",
     )
-    assert shown["db"]["ENGINE"] == "django.db.backends.postgresql"
+    assert shown["db"]["ENGINE"] == "portal.postgresql"
     assert shown["db"]["HOST"] == "db.internal"
+    assert shown["db"]["OPTIONS"] == {"prepare_threshold": 5}
     assert shown["email"] == "django.core.mail.backends.smtp.EmailBackend"
     assert shown["hosts"] == ["nuget.example.com"]
     assert shown["origins"] == ["https://nuget.example.com"]
@@ -145,3 +146,13 @@ def test_a_redis_that_never_answers_fails_a_request_within_seconds(tmp_path):
     error, seconds = result.stdout.split()
     assert error == "TimeoutError"
     assert float(seconds) < 5
+
+
+def test_prepared_statements_can_be_turned_off_for_an_old_pgbouncer(tmp_path):
+    shown = settings_in(
+        tmp_path,
+        DATABASE_URL="postgres://portal:pw@pgbouncer.internal:6432/portal",
+        DATABASE_PREPARED_STATEMENTS="false",
+    )
+    assert shown["db"]["ENGINE"] == "portal.postgresql"
+    assert shown["db"]["OPTIONS"] == {}
