@@ -58,3 +58,23 @@ def worker_exit(server, worker):
     downloads = sys.modules.get("packages.downloads")  # loaded with the portal
     if downloads is not None:
         downloads.flush()
+
+
+def post_worker_init(worker):
+    """The worker has loaded the portal: import the views now, not at the first request,
+    then leave everything loaded so far out of the garbage collector's full passes.
+
+    Python's full collection walks every object that lives in a container. A worker
+    holds about 100,000 of them from the start (Django, the apps, the URLs), and a
+    full collection under load stopped the worker for 50 to 200 ms: a search or a
+    registration page caught behind it took that much longer. ``gc.freeze()`` moves
+    them where the collector no longer looks; they would live as long as the process
+    anyway. Afterwards the longest pause seen was 17 ms (benchmarks/bench_read.py's
+    latencies, PostgreSQL).
+    """
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports the URLconf and every view)
+    gc.freeze()
