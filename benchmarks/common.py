@@ -1061,20 +1061,26 @@ def _search_section(runs: dict) -> list[str]:
         "## Search at 100,000 packages",
         "",
         "`bench_search.py`: gunicorn as `gunicorn.conf.py` starts it, the search API "
-        "through HTTP, each kind from a pool of different inputs; p50 and p99 per kind.",
+        "through HTTP, each kind from a pool of different inputs; p50 and p99 per kind. "
+        "Each request on a connection of its own, so on a new database connection too: "
+        "the target's figures. Taking turns with them, the same requests on one kept "
+        "connection, as NuGet's and Visual Studio's HttpClient and the README's nginx "
+        "send them: “kept”.",
         "",
     ]
     for vendor, run in _measured(runs, "search"):
         rows = [
             [row["kind"], f"`{row['example']}`", f"{row['example_total_hits']:,}",
-             ms(row["p50_ms"]), ms(row["p99_ms"]), "met" if row["met"] else "**not met**"]
+             ms(row["p50_ms"]), ms(row["p99_ms"]), "met" if row["met"] else "**not met**",
+             ms(row["kept_p50_ms"]), ms(row["kept_p99_ms"])]
             for row in run["rows"]
         ]  # fmt: skip
+        header = ["Kind", "Example", "hits", "p50 ms", "p99 ms", "target"]
         lines += [
             f"{VENDOR_NAMES[vendor]}, {run['packages']:,} packages, target p99 at most "
             f"{run['target_p99_ms']} ms:",
             "",
-            *table(["Kind", "Example", "hits", "p50 ms", "p99 ms", "target"], rows, "llr"),
+            *table([*header, "kept p50 ms", "p99 ms"], rows, "llr"),
             "",
         ]
     return [*lines, *(f"- {note}" for note in _missing(runs, "search"))]
