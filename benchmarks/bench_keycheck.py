@@ -349,19 +349,20 @@ _PREPARED = {"server_side_binding": True, "prepare_threshold": 5}
 
 
 def _prepare_statements(on: bool) -> bool:
-    """Switch PostgreSQL to server-side binding that prepares a statement on its 5th
-    use, or back to Django's default; True when that took a new connection."""
+    """Switch PostgreSQL to server-side binding that prepares a statement after its 5th
+    use, or to preparing nothing at all (Django's default, and the portal's with
+    DATABASE_PREPARED_STATEMENTS=false), so that every row of a kind is measured
+    alike; True when that took a new connection."""
     from django.db import connection
 
     options = connection.settings_dict.setdefault("OPTIONS", {})
-    if options.get("server_side_binding", False) == on:
+    wanted = dict(_PREPARED) if on else {}
+    if {name: options[name] for name in _PREPARED if name in options} == wanted:
         return False
     connection.close()
-    for name, value in _PREPARED.items():
-        if on:
-            options[name] = value
-        else:
-            options.pop(name, None)
+    for name in _PREPARED:
+        options.pop(name, None)
+    options.update(wanted)
     return True
 
 

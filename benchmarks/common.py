@@ -477,8 +477,10 @@ def _keycheck_section(runs: dict) -> list[str]:
         f"{hashers['pbkdf2']['iterations']:,} iterations, Django's default); then "
         "`authenticate` on a key with a wrong checksum and on a well-formed key that is not "
         "stored. The prepared rows (PostgreSQL only) repeat (a), (a') and (c) with "
-        "`OPTIONS = {'server_side_binding': True, 'prepare_threshold': 5}`; Django's "
-        "default binds parameters client-side and never prepares.",
+        "`OPTIONS = {'server_side_binding': True, 'prepare_threshold': 5}`; the other "
+        "rows prepare nothing (Django's default binds parameters client-side and never "
+        "prepares; the portal's own default prepares `authenticate`'s lookup, which "
+        "`DATABASE_PREPARED_STATEMENTS=false` turns off, as here).",
         "",
     ]
     return [*lines, *(f"- {note}" for note in _missing(runs, "keycheck"))]
