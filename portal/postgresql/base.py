@@ -16,10 +16,26 @@ unasked, and Django's own ``SELECT 1`` decides. A peer that vanished without a w
 
 import select
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
+from psycopg import errors
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # What Django logs and tests capture: for a statement of prepared_cursor(),
+        # its text with the parameters filled in, as Django's own server-binding
+        # setting shows it (the driver keeps no such text of a prepared statement).
+        if isinstance(cursor, base.ServerBindingCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self):
         if self.connection is None or self.connection.closed:
             return False

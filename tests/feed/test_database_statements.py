@@ -50,3 +50,10 @@ def test_the_health_check_of_an_idle_connection_sends_nothing(postgresql):
     with servers.admin_connection(os.environ["DATABASE_URL"]) as admin:
         last = admin.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
         assert last.fetchone()[0] == "SELECT 'the last statement'"
+
+
+def test_a_prepared_lookup_is_logged_with_its_parameters(pushed, client, django_assert_num_queries):
+    for _ in range(7):  # before and after it is prepared
+        with django_assert_num_queries(1) as captured:
+            assert client.get(NUPKG).status_code == 200
+        assert "= 'prepared.lookup'" in captured.captured_queries[0]["sql"]
