@@ -7,15 +7,16 @@ the server for every request, as dear as the one query a package download makes.
 
 An idle connection that works has nothing to read. One the server has closed (a
 restart, ``pg_terminate_backend``, an idle timeout) has: the server's last message
-and the end of the stream. So this check asks the operating system, without
-waiting, whether the socket has anything to read. Nothing: the connection is fine,
-as far as anyone can tell without asking the server. Something: the server spoke
-unasked, and Django's own ``SELECT 1`` decides. A peer that vanished without a word
-(a cable cut) passes either check until TCP gives up on it.
+and the end of the stream. So this check has libpq read what is waiting on the
+socket, which it does without waiting (its sockets never block): twice, since the
+first read takes the last message and only the second meets the end. Both find
+nothing on a working connection, and no query goes out. A peer that vanished
+without a word (a cable cut) passes this check as it passes ``SELECT 1``: until TCP
+gives up on it. Not ``select()`` on the socket: gevent replaces it, and it fails on
+descriptors past 1,023, which a busy worker reaches.
 """
 
-import select
-
+import psycopg
 from django.db.backends.postgresql import base, operations
 from psycopg import errors
 
@@ -39,14 +40,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self):
         if self.connection is None or self.connection.closed:
             return False
+        pgconn = self.connection.pgconn
         try:
-            # A timeout of 0: under gevent too, a poll that never waits.
-            readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
-        except (OSError, ValueError):
+            pgconn.consume_input()
+            pgconn.consume_input()
+        except psycopg.OperationalError:
             return False
-        if readable:
-            return super().is_usable()
-        return True
+        return pgconn.status == psycopg.pq.ConnStatus.OK
 
     def prepared_cursor(self):
         """A cursor whose parameters the server binds, so that psycopg prepares a
