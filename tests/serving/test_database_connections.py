@@ -90,14 +90,13 @@ def server(tmp_path_factory):
                 host,
                 port,
                 lambda: open_database_connections(var_dir, process.pid, database_url),
-                database_url,
+                bool(database_url),
             )
         assert "Traceback" not in log_path.read_text(errors="replace")
 
 
 def test_a_keep_alive_client_reuses_one_database_connection_until_it_leaves(server):
-    host, port, open_connections, database_url = server
-    exact = bool(database_url)
+    host, port, open_connections, exact = server
     assert settled(open_connections, 0) == 0
     before = opened(host, port)
     first = http.client.HTTPConnection(host, port, timeout=10)
@@ -122,29 +121,3 @@ def test_a_keep_alive_client_reuses_one_database_connection_until_it_leaves(serv
         first.close()
         second.close()
     assert settled(open_connections, 0) == 0
-
-
-def test_a_kept_connection_the_database_ended_is_replaced_before_the_next_query(server):
-    """The health check before a request's first query costs no round trip, and still
-    finds a connection that PostgreSQL closed between two requests."""
-    host, port, open_connections, database_url = server
-    if not database_url:
-        pytest.skip("a SQLite connection is a file; no server can end it")
-    assert settled(open_connections, 0) == 0
-    client = http.client.HTTPConnection(host, port, timeout=10)
-    try:
-        assert get(client) == 404
-        before = opened(host, port)
-        name = dj_database_url.parse(database_url)["NAME"]
-        with servers.admin_connection(database_url) as admin:
-            ended = admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                [name],
-            ).fetchall()
-        assert ended == [(True,)]
-        assert settled(open_connections, 0) == 0
-        # Same client connection: answered as before, on a new database connection.
-        assert [get(client) for _ in range(3)] == [404] * 3
-        assert opened(host, port) - before == 1
-    finally:
-        client.close()

@@ -3,11 +3,17 @@
 The database is a private PostgreSQL cluster started for this test (the shared
 one must never be stopped; ``cluster`` in conftest.py). gunicorn keeps its
 connections between requests (CONN_MAX_AGE's default), so the outage also breaks
-connections the workers hold.
+connections the workers hold. The last test ends one connection, not the server:
+on the shared server, in a database of its own.
 """
 
+import http.client
 import re
+import time
 
+import dj_database_url
+
+from tests import servers
 from tests.nupkgs import make_nupkg
 from tests.servers import free_port, manage
 from tests.soak.conftest import (
@@ -122,3 +128,48 @@ def test_the_portal_answers_503_while_the_database_is_away_and_recovers(
     assert errors <= DATABASE_ERRORS, log
     for sign in ("WORKER TIMEOUT", "exited with code"):
         assert sign not in log, f"the server log has {sign!r}:\n{log}"
+
+
+def test_a_kept_connection_the_database_ended_is_replaced_before_the_next_request(
+    tmp_path, soak_database_url
+):
+    """PostgreSQL ends a worker's connection between two requests of one keep-alive
+    client (a restart, an idle timeout, ``pg_terminate_backend``). The health check
+    before the next request's first query, which sends nothing (portal.postgresql),
+    must still see it, so that the request gets a new connection and no 503."""
+    env = server_env(
+        tmp_path, soak_database_url, HOST="127.0.0.1", PORT=str(free_port()), WEB_CONCURRENCY="1"
+    )
+    manage(env, "migrate", "--noinput")
+    name = dj_database_url.parse(soak_database_url)["NAME"]
+    path = "/v3/flatcontainer/no.such.package/index.json"  # one query, nothing written
+
+    def backends() -> list[int]:
+        with servers.admin_connection(soak_database_url) as admin:
+            found = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])
+            return [row[0] for row in found.fetchall()]
+
+    def get(client) -> int:
+        client.request("GET", path)
+        response = client.getresponse()
+        response.read()
+        return response.status
+
+    with serving(env, tmp_path / "server.log") as portal:
+        client = http.client.HTTPConnection("127.0.0.1", int(env["PORT"]), timeout=TIMEOUT)
+        try:
+            assert get(client) == 404
+            (ended,) = backends()  # the one the client's requests use
+            with servers.admin_connection(soak_database_url) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [ended])
+            deadline = time.monotonic() + PROMPT
+            while backends() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert backends() == []
+            # The same client connection: answered as before, on a new connection.
+            assert [get(client) for _ in range(3)] == [404] * 3
+            (replacement,) = backends()
+            assert replacement != ended
+        finally:
+            client.close()
+    assert "Traceback" not in portal.log()
