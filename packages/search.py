@@ -618,7 +618,23 @@ def rebuild_entries(
                 ),
             )
         )
-    shown_before = Counter(
+    shown_before = _shown(entry_model, package_pks) if total_model is not None else None
+    # The entries' terms go with them (on_delete=CASCADE).
+    entry_model.objects.filter(package_id__in=package_pks).delete()
+    entry_model.objects.bulk_create(objects)
+    if total_model is not None:
+        change = Counter({c: sum(getattr(e, c) for e in objects) for c in _VISIBLE.values()})
+        change.subtract(shown_before)
+        _totals_add(total_model, change)
+    if term_model is not None:
+        _insert_terms(term_model._meta.db_table, objects)
+    if connection.vendor == "sqlite":
+        _sqlite_fts_replace(package_pks, objects)
+
+
+def _shown(entry_model, package_pks) -> Counter:
+    """How many of the entries of ``package_pks`` show under each visibility column."""
+    return Counter(
         column
         for flags in entry_model.objects.filter(package_id__in=package_pks).values_list(
             *_VISIBLE.values()
@@ -626,20 +642,25 @@ def rebuild_entries(
         for column, shown in zip(_VISIBLE.values(), flags, strict=True)
         if shown
     )
-    # The entries' terms go with them (on_delete=CASCADE).
-    entry_model.objects.filter(package_id__in=package_pks).delete()
-    entry_model.objects.bulk_create(objects)
-    if total_model is not None:
-        for column in _VISIBLE.values():  # always in this order: no deadlock between writers
-            change = sum(getattr(entry, column) for entry in objects) - shown_before[column]
-            if change:
-                total_model.objects.filter(visibility=column).update(
-                    packages=F("packages") + change
-                )
-    if term_model is not None:
-        _insert_terms(term_model._meta.db_table, objects)
-    if connection.vendor == "sqlite":
-        _sqlite_fts_replace(package_pks, objects)
+
+
+def _totals_add(total_model, change: Counter) -> None:
+    for column in _VISIBLE.values():  # always in this order: no deadlock between writers
+        if change[column]:
+            total_model.objects.filter(visibility=column).update(
+                packages=F("packages") + change[column]
+            )
+
+
+def search_totals_forget(sender, instance, **kwargs) -> None:
+    """A package is being deleted, its entry with it (on_delete=CASCADE): take the
+    entry out of the totals, in the deletion's transaction. Connected to Package's
+    pre_delete (packages.apps), so every way of deleting one counts: the admin's
+    delete, its bulk action, the shell."""
+    from packages.models import SearchEntry, SearchTotal
+
+    gone = _shown(SearchEntry, [instance.pk])
+    _totals_add(SearchTotal, Counter({column: -count for column, count in gone.items()}))
 
 
 def totals_recount(*, entry_model, total_model) -> None:

@@ -493,6 +493,11 @@ class TestServicesKeepEntriesCurrent:
         assert totals() == counted() == [2, 2, 2, 3]
         services.package_set_listed(version=beta, listed=True, actor=user)
         assert totals() == counted() == [2, 2, 2, 3]
+        # Deleted, as the admin deletes one package or several (its entry goes too).
+        Package.objects.get(name="Contoso.Next").delete()
+        assert totals() == counted() == [2, 2, 2, 2]
+        Package.objects.all().delete()
+        assert totals() == counted() == [0, 0, 0, 0]
 
     def test_a_failed_push_leaves_the_entry_as_it_was(self, user):
         push(user, "Contoso.Core", "1.0.0", description="kept")
