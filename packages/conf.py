@@ -78,3 +78,19 @@ def download_flush_seconds() -> int:
             "PACKAGES_DOWNLOAD_FLUSH_SECONDS must be 0 or a number of seconds."
         )
     return value
+
+
+# Each process keeps the file facts of the versions it served for this long at most
+# (PostgreSQL only; see packages/stored_file_cache.py).
+DEFAULT_DOWNLOAD_CACHE_SECONDS = 60
+
+
+def download_cache_seconds() -> int:
+    """Seconds a process may serve a version's file facts from memory without asking
+    the database; 0 asks for every download."""
+    value = getattr(settings, "PACKAGES_DOWNLOAD_CACHE_SECONDS", DEFAULT_DOWNLOAD_CACHE_SECONDS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured(
+            "PACKAGES_DOWNLOAD_CACHE_SECONDS must be 0 or a number of seconds."
+        )
+    return value

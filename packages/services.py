@@ -29,7 +29,7 @@ from accounts.services import may_administer, resend_due, with_roles
 from audit.database import prepared_cursor
 from audit.events import record
 from audit.models import EventKind
-from packages import emails, ids, versions
+from packages import emails, ids, stored_file_cache, versions
 from packages.models import OwnershipRequest, Package, PackageVersion
 from packages.search import search_entry_refresh
 from packages.storage import file_name_for, move_into_place, package_storage, save_temporary
@@ -134,16 +134,20 @@ _STORED_FILE_SQL = (
 
 def stored_file(package_id: str, version: str) -> StoredFile | None:
     """The file facts of that version of that package (``1.0`` finds ``1.0.0``, IDs
-    and versions compared without case), unlisted versions included; or None."""
+    and versions compared without case), unlisted versions included; or None. On
+    PostgreSQL, from this process's memory once it has looked them up
+    (packages/stored_file_cache.py)."""
     parsed = versions.parse(version)
     if parsed is None or not ids.is_valid(package_id):
         # An invalid ID may hold bytes PostgreSQL refuses in a query (NUL).
         return None
+    key = (package_id.lower(), parsed.normalized.lower())
+    return stored_file_cache.cached(key, lambda: _stored_file_row(*key))
+
+
+def _stored_file_row(lower_id: str, lower_version: str) -> StoredFile | None:
     with prepared_cursor() as cursor:
-        cursor.execute(
-            _STORED_FILE_SQL,
-            {"package_id": package_id.lower(), "version": parsed.normalized.lower()},
-        )
+        cursor.execute(_STORED_FILE_SQL, {"package_id": lower_id, "version": lower_version})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -189,6 +193,9 @@ def package_push(
                 pushed_by=actor,
                 api_key_id=api_key_id,
                 api_key_hint=api_key_hint,
+                # Named before the file is there: nobody sees the row before the
+                # commit, which comes after the file is in place.
+                file_name=file_name_for(package.name, normalized),
             )
             try:
                 with transaction.atomic():
@@ -198,10 +205,8 @@ def package_push(
             # The row is in first, so a concurrent push of the same version
             # fails above (or waits for this transaction), before touching any file.
             upload.file.seek(0)
-            name = file_name_for(package.name, normalized)
+            name = version.file_name
             temporary = save_temporary(storage, name, upload.file)
-            version.file_name = name
-            version.save(update_fields=["file_name"])
             search_entry_refresh(package=package)
             record(
                 EventKind.PACKAGE_PUSHED,

@@ -21,3 +21,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Download counts are written by downloads.flush() in the tests that look at them,
 # never by a background thread in the middle of another test.
 PACKAGES_DOWNLOAD_FLUSH_SECONDS = 0
+# No listener thread holding a connection to the test database, which could then not
+# be dropped: the cache of download facts is tested under gunicorn
+# (tests/soak/test_stored_file_cache.py). Inside TestCase's transactions it would
+# keep nothing anyway.
+PACKAGES_DOWNLOAD_CACHE_SECONDS = 0

@@ -9,6 +9,7 @@ with the server's environment, which prints one JSON line:
 
     python -m tests.soak.conftest setup   # {"key": ..., "bad_keys": {...}}
     python -m tests.soak.conftest state   # {"versions": [...], "events": [...]}
+    python -m tests.soak.conftest delete ID   # {"deleted": rows}
 """
 
 import contextlib
@@ -205,8 +206,8 @@ class Portal:
     def access_log(self) -> list[dict]:
         return [m.groupdict() for m in map(ACCESS_LINE.match, self.log().splitlines()) if m]
 
-    def server_side(self, command: str) -> dict:
-        return server_side(self.env, command)
+    def server_side(self, command: str, *args: str) -> dict:
+        return server_side(self.env, command, *args)
 
 
 def server_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -215,9 +216,9 @@ def server_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]
     )
 
 
-def server_side(env: dict[str, str], command: str) -> dict:
+def server_side(env: dict[str, str], command: str, *args: str) -> dict:
     """Run this module's ``command`` against the database ``env`` names."""
-    return servers.server_side(env, "tests.soak.conftest", command)
+    return servers.server_side(env, "tests.soak.conftest", command, *args)
 
 
 @contextlib.contextmanager
@@ -342,8 +343,17 @@ def _state() -> dict:
     return {"versions": versions, "events": events}
 
 
+def _delete(package_id: str) -> dict:
+    """Delete the package and its versions, as the admin's delete action does."""
+    from packages.models import Package
+
+    deleted, _ = Package.objects.filter(name__iexact=package_id).delete()
+    return {"deleted": deleted}
+
+
 if __name__ == "__main__":
     import django
 
     django.setup()
-    print(json.dumps({"setup": _setup, "state": _state}[sys.argv[1]]()))
+    commands = {"setup": _setup, "state": _state, "delete": _delete}
+    print(json.dumps(commands[sys.argv[1]](*sys.argv[2:])))
