@@ -6,11 +6,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.db.transaction import TransactionManagementError
 
-from packages import downloads
+from packages import conf, downloads
 from packages.models import Package, SearchEntry
 from tests import servers
 from tests.feed import conftest as feed_fixtures
@@ -180,3 +181,15 @@ def test_two_workers_lose_no_download_on_a_graceful_stop(tmp_path, database_url)
         "versions": {"1.0.0": sent * 2 // 3, "2.0.0": sent // 3},
         "ranking": sent,
     }
+
+
+@pytest.mark.parametrize("value", [-1, "60", True, 1.5, None])
+def test_the_download_cache_setting_takes_seconds(value, settings):
+    settings.PACKAGES_DOWNLOAD_CACHE_SECONDS = value
+    with pytest.raises(ImproperlyConfigured, match="PACKAGES_DOWNLOAD_CACHE_SECONDS"):
+        conf.download_cache_seconds()
+
+
+def test_the_download_cache_keeps_facts_a_minute_by_default(settings):
+    del settings.PACKAGES_DOWNLOAD_CACHE_SECONDS
+    assert conf.download_cache_seconds() == 60
