@@ -91,10 +91,12 @@ def test_a_download_is_served_from_memory_until_its_package_goes(tmp_path, soak_
             assert push(portal.base, key, nupkg, timeout=TIMEOUT, user_agent="cache").status == 201
 
         # The first download starts the worker's listener; once it listens, the
-        # next one is kept.
+        # next one is kept (or the one after: PostgreSQL shows the LISTEN done a
+        # moment before the worker reads that it is).
         assert _get(port, _path("1.0.0"))[0] == 200
         assert _wait_for(lambda: _listeners(soak_database_url))
-        assert _get(port, _path("1.0.0")) == (200, _etag(first), first)
+        for _ in range(2):
+            assert _get(port, _path("1.0.0")) == (200, _etag(first), first)
 
         # Kept: answered though a lookup would wait; 2.0.0 was never looked up.
         assert _served_while_locked(soak_database_url, port, _path("1.0.0"), _path("2.0.0")) == (
@@ -127,7 +129,8 @@ def test_a_worker_that_stops_listening_keeps_nothing_and_listens_again(tmp_path,
             assert push(portal.base, key, pushed, timeout=TIMEOUT, user_agent="cache").status == 201
         assert _get(port, _path("1.0.0"))[0] == 200
         (listener,) = _wait_for(lambda: _listeners(soak_database_url))
-        assert _get(port, _path("1.0.0")) == (200, _etag(nupkg), nupkg)
+        for _ in range(2):
+            assert _get(port, _path("1.0.0")) == (200, _etag(nupkg), nupkg)
 
         # The listener's connection ends; a row changes by hand before it is back
         # (it waits a second before connecting again), so no notification reaches it.
@@ -145,7 +148,8 @@ def test_a_worker_that_stops_listening_keeps_nothing_and_listens_again(tmp_path,
         # It listens again, on a new connection, and keeps what it looks up again.
         (again,) = _wait_for(lambda: _listeners(soak_database_url))
         assert again != listener
-        assert _get(port, _path("1.0.0"))[0] == 200
+        for _ in range(2):
+            assert _get(port, _path("1.0.0"))[0] == 200
         assert _served_while_locked(soak_database_url, port, _path("1.0.0"), _path("2.0.0")) == (
             200,
             0,
