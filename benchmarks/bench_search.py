@@ -188,15 +188,19 @@ def drive(port: int, paths: list[str]) -> dict[str, tuple[list[int], dict[str, i
     Per way, the sorted latencies (ns) and the count of each status."""
     kept = Client(port)
     measured = {"kept": ([], {}), "new": ([], {})}
+
+    def note(way: str, status: int, elapsed_ns: int) -> None:
+        latencies, statuses = measured[way]
+        latencies.append(elapsed_ns)
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+
     try:
         for path in paths:
             begin = time.perf_counter_ns()
             status, _ = get(port, path)
-            measured["new"][0].append(time.perf_counter_ns() - begin)
-            measured["new"][1][str(status)] = measured["new"][1].get(str(status), 0) + 1
+            note("new", status, time.perf_counter_ns() - begin)
             status, _, elapsed = kept.get(path)
-            measured["kept"][0].append(elapsed)
-            measured["kept"][1][str(status)] = measured["kept"][1].get(str(status), 0) + 1
+            note("kept", status, elapsed)
     finally:
         kept.close()
     return {way: (sorted(latencies), statuses) for way, (latencies, statuses) in measured.items()}

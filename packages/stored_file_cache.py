@@ -127,11 +127,11 @@ def _connect() -> psycopg.Connection:
 def _forget_in_child() -> None:
     """A forked child has no listener thread: it starts its own and keeps nothing
     of its parent's (whose notifications it would never hear of)."""
-    global _lock, _listening, _listener_started, _generation
+    global _lock, _listener_started
+    # A lock held by another thread at the fork would stay held in the child.
     _lock = threading.Lock()
-    _entries.clear()
-    _generation += 1
-    _listening = _listener_started = False
+    _listener_started = False
+    _forget(listening=False)
 
 
 os.register_at_fork(after_in_child=_forget_in_child)

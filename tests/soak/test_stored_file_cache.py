@@ -9,6 +9,7 @@ another connection holds the versions table locked, where a lookup would wait.
 """
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import time
@@ -78,18 +79,23 @@ def _etag(nupkg: bytes) -> str:
     return '"' + base64.b64encode(hashlib.sha512(nupkg).digest()).decode() + '"'
 
 
-def test_a_download_is_served_from_memory_until_its_package_goes(tmp_path, soak_database_url):
+@contextlib.contextmanager
+def _one_worker(tmp_path, database_url: str, first: bytes):
+    """gunicorn with one worker, ``first`` (1.0.0) and a 2.0.0 pushed; yields the
+    portal, its port and the push key."""
     port = free_port()
-    env = server_env(
-        tmp_path, soak_database_url, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1"
-    )
+    env = server_env(tmp_path, database_url, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1")
     manage(env, "migrate", "--noinput")
     with serving(env, tmp_path / "server.log") as portal:
         key = portal.server_side("setup")["key"]
-        first = make_nupkg(PACKAGE_ID, "1.0.0", description="The first push")
         for nupkg in (first, make_nupkg(PACKAGE_ID, "2.0.0")):
             assert push(portal.base, key, nupkg, timeout=TIMEOUT, user_agent="cache").status == 201
+        yield portal, port, key
 
+
+def test_a_download_is_served_from_memory_until_its_package_goes(tmp_path, soak_database_url):
+    first = make_nupkg(PACKAGE_ID, "1.0.0", description="The first push")
+    with _one_worker(tmp_path, soak_database_url, first) as (portal, port, key):
         # The first download starts the worker's listener; once it listens, the
         # next one is kept (or the one after: PostgreSQL shows the LISTEN done a
         # moment before the worker reads that it is).
@@ -117,16 +123,8 @@ def test_a_download_is_served_from_memory_until_its_package_goes(tmp_path, soak_
 
 
 def test_a_worker_that_stops_listening_keeps_nothing_and_listens_again(tmp_path, soak_database_url):
-    port = free_port()
-    env = server_env(
-        tmp_path, soak_database_url, HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="1"
-    )
-    manage(env, "migrate", "--noinput")
-    with serving(env, tmp_path / "server.log") as portal:
-        key = portal.server_side("setup")["key"]
-        nupkg = make_nupkg(PACKAGE_ID, "1.0.0")
-        for pushed in (nupkg, make_nupkg(PACKAGE_ID, "2.0.0")):
-            assert push(portal.base, key, pushed, timeout=TIMEOUT, user_agent="cache").status == 201
+    nupkg = make_nupkg(PACKAGE_ID, "1.0.0")
+    with _one_worker(tmp_path, soak_database_url, nupkg) as (portal, port, _key):
         assert _get(port, _path("1.0.0"))[0] == 200
         (listener,) = _wait_for(lambda: _listeners(soak_database_url))
         for _ in range(2):
